@@ -1,0 +1,111 @@
+"""Events about customers' messages: inbound from providers, outbound replies, delivery status."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from relay_contracts.envelope import EventPayload, register
+from relay_contracts.topics import DELIVERY_STATUS, INBOUND_MESSAGES, OUTBOUND_MESSAGES, customer_key
+
+
+class Channel(StrEnum):
+    """How a customer reached us, and how a reply goes back."""
+
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class Attachment(BaseModel):
+    """A file that came with a message, kept by reference."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    url: str
+    content_type: str = "application/octet-stream"
+    filename: str | None = None
+    size: int | None = None
+
+
+class EmailThreading(BaseModel):
+    """Headers that keep an email conversation threaded in the customer's mail client."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: list[str] = Field(default_factory=list)
+
+
+class _CustomerEvent(EventPayload):
+    customer_id: str = Field(min_length=1)
+
+    def partition_key(self, tenant_id: str) -> bytes:
+        return customer_key(tenant_id=tenant_id, customer_id=self.customer_id)
+
+
+@register
+class InboundMessageReceived(_CustomerEvent):
+    """A customer's text or email arrived and was recorded by ingest."""
+
+    event_type = "inbound.message.received"
+    topic = INBOUND_MESSAGES
+
+    message_id: str = Field(min_length=1, description="ingest's id for this inbound message")
+    customer_name: str | None = None
+    channel: Channel
+    provider: str = Field(min_length=1)
+    provider_message_id: str = Field(min_length=1)
+    from_address: str
+    to_address: str
+    subject: str | None = None
+    text: str
+    attachments: list[Attachment] = Field(default_factory=list)
+    threading: EmailThreading | None = None
+    received_at: AwareDatetime
+
+
+@register
+class OutboundMessageRequested(_CustomerEvent):
+    """Staff replied to a customer; ingest sends it on the customer's channel."""
+
+    event_type = "outbound.message.requested"
+    topic = OUTBOUND_MESSAGES
+
+    outbound_id: str = Field(min_length=1)
+    issue_id: str = Field(min_length=1)
+    channel: Channel
+    to_address: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    subject: str | None = None
+    threading: EmailThreading | None = None
+    requested_by: str
+
+
+class DeliveryState(StrEnum):
+    """Where an outbound message is on its way to the customer."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    REFUSED = "refused"
+
+
+@register
+class DeliveryStatusChanged(_CustomerEvent):
+    """An outbound message's delivery state changed (provider callback, bounce or refusal)."""
+
+    event_type = "delivery.status.changed"
+    topic = DELIVERY_STATUS
+
+    outbound_id: str = Field(min_length=1)
+    issue_id: str = Field(min_length=1)
+    status: DeliveryState
+    error_code: str | None = None
+    reason: str | None = None
+    provider_message_id: str | None = None
+    at: datetime | None = None

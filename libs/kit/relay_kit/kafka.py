@@ -1,0 +1,139 @@
+"""Kafka through FastStream: one broker per service, typed events in, invalid ones dead-lettered."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from relay_contracts import Envelope, EventPayload, InvalidEvent, parse_event
+from relay_contracts.topics import Topic
+from relay_kit import metrics
+from relay_kit.logs import correlation_id_var, event_id_var, tenant_id_var
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Envelope[EventPayload]], Awaitable[None]]
+RETRY_BACKOFF_SECONDS = 0.5
+
+
+def make_broker(*, bootstrap_servers: str, client_id: str) -> KafkaBroker:
+    """A FastStream Kafka broker that waits for every replica's ack and never uses the idempotent producer."""
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=False,
+        logger=logging.getLogger(f"faststream.{client_id}"),
+    )
+
+
+async def publish_event(broker: KafkaBroker, event: Envelope[Any], *, service: str) -> None:
+    """Publish an event under its topic and key; returns once the broker acknowledged it."""
+    await broker.publish(
+        event.to_bytes(),
+        topic=event.topic.name,
+        key=event.key,
+        headers={
+            "content-type": "application/json",
+            "event-type": event.type,
+            "event-id": str(event.event_id),
+            "correlation-id": event.correlation_id,
+        },
+    )
+    metrics.EVENTS_PRODUCED.labels(service, event.topic.name, event.type).inc()
+
+
+def subscribe(
+    broker: KafkaBroker,
+    topic: Topic,
+    handler: EventHandler,
+    *,
+    group_id: str,
+    service: str,
+    auto_offset_reset: str = "earliest",
+) -> None:
+    """Register a handler for a topic: decode, dead-letter invalid events, commit only after the handler."""
+
+    async def raw_body(message: Any) -> bytes:
+        return message.body
+
+    @broker.subscriber(
+        topic.name,
+        group_id=group_id,
+        auto_offset_reset=auto_offset_reset,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=raw_body,
+        title=f"{service}:{topic.name}",
+    )
+    async def on_message(body: bytes, message: KafkaMessage) -> None:
+        try:
+            event = parse_event(body)
+        except InvalidEvent as error:
+            await _dead_letter(broker, topic, message, reason=str(error), service=service, group_id=group_id)
+            return
+        tokens = (
+            tenant_id_var.set(event.tenant_id),
+            event_id_var.set(str(event.event_id)),
+            correlation_id_var.set(event.correlation_id),
+        )
+        started = time.perf_counter()
+        try:
+            metrics.EVENT_AGE.labels(service, topic.name).observe(
+                max(0.0, (datetime.now(UTC) - event.occurred_at).total_seconds())
+            )
+            await handler(event)
+        except Exception:
+            metrics.EVENTS_FAILED.labels(service, topic.name).inc()
+            log.exception("handling %s failed; it will be redelivered", event.type)
+            await asyncio.sleep(RETRY_BACKOFF_SECONDS)
+            raise
+        finally:
+            metrics.HANDLER_LATENCY.labels(service, topic.name).observe(time.perf_counter() - started)
+            for var, token in zip((tenant_id_var, event_id_var, correlation_id_var), tokens, strict=True):
+                var.reset(token)
+        metrics.EVENTS_CONSUMED.labels(service, topic.name, event.type).inc()
+
+
+async def _dead_letter(
+    broker: KafkaBroker, topic: Topic, message: Any, *, reason: str, service: str, group_id: str
+) -> None:
+    raw = message.raw_message
+    log.warning("dead-lettering an invalid event from %s: %s", topic.name, reason, extra={"topic": topic.name})
+    await broker.publish(
+        message.body,
+        topic=topic.dead_letter,
+        key=raw.key,
+        headers={
+            "dead-letter-reason": reason[:1000],
+            "source-topic": topic.name,
+            "source-partition": str(raw.partition),
+            "source-offset": str(raw.offset),
+            "consumer-group": group_id,
+        },
+    )
+    metrics.EVENTS_DEAD_LETTERED.labels(service, topic.name).inc()
+
+
+async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *, replication_factor: int = 1) -> None:
+    """Create topics (and their dead-letter topics) that do not exist yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="relay-topics")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = []
+        for topic in topics:
+            if topic.name not in existing:
+                wanted.append(NewTopic(topic.name, num_partitions=topic.partitions, replication_factor=replication_factor))
+            if topic.dead_letter not in existing:
+                wanted.append(NewTopic(topic.dead_letter, num_partitions=1, replication_factor=replication_factor))
+        if wanted:
+            await admin.create_topics(wanted)
+    finally:
+        await admin.close()

@@ -1,0 +1,44 @@
+"""Settings every service shares, read from environment variables (pydantic-settings)."""
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Broker, database, HTTP listener and token secret; each service subclasses this."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAY_", extra="ignore")
+
+    service_name: str = "relay"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8100
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias="KAFKA_BOOTSTRAP_SERVERS",
+        description="Kafka bootstrap servers, comma-separated",
+    )
+    mongodb_uri: str | None = Field(
+        default=None,
+        validation_alias="MONGODB_URI",
+        description="MongoDB connection string; unset = in-process stand-in (data gone on restart)",
+    )
+    mongodb_database: str | None = Field(
+        default=None, description="database name; defaults to relay_<service>"
+    )
+    jwt_secret: SecretStr = Field(
+        default=SecretStr("relay-dev-secret-change-me-in-production"),
+        description="HMAC key for staff session tokens, shared by the gateway and the services",
+    )
+    admin_token: SecretStr = Field(
+        default=SecretStr("relay-dev-admin-token"),
+        description="bearer token for provisioning APIs (tenants, staff, customer import)",
+    )
+    log_level: str = "INFO"
+    log_json: bool = True
+    outbox_sweep_seconds: float = 1.0
+    max_body_bytes: int = 1_000_000
+
+    @property
+    def database_name(self) -> str:
+        """The service's own database: nobody else reads it."""
+        return self.mongodb_database or f"relay_{self.service_name}"

@@ -1,0 +1,34 @@
+"""Connecting a service to its own database: a real MongoDB, or the in-process stand-in."""
+
+from typing import Any
+
+from pymongo import AsyncMongoClient, IndexModel
+
+from relay_kit.settings import ServiceSettings
+from relay_kit.standin import StandInClient
+
+
+def connect(settings: ServiceSettings) -> Any:
+    """Client for MONGODB_URI when set, else the stand-in (data kept in this process only)."""
+    if settings.mongodb_uri:
+        return AsyncMongoClient(settings.mongodb_uri, tz_aware=True, appname=settings.service_name)
+    return StandInClient()
+
+
+def uses_real_mongodb(settings: ServiceSettings) -> bool:
+    """Whether data outlives the process."""
+    return bool(settings.mongodb_uri)
+
+
+async def apply_indexes(database: Any, indexes: dict[str, list[IndexModel]]) -> None:
+    """Create the declared indexes (idempotent), the same way in both modes."""
+    for collection, models in indexes.items():
+        if models:
+            await database[collection].create_indexes(models)
+
+
+def is_duplicate_key(error: BaseException) -> bool:
+    """Whether a write failed on a unique index (the same exception type in both modes)."""
+    from pymongo.errors import DuplicateKeyError
+
+    return isinstance(error, DuplicateKeyError)

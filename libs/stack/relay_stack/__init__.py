@@ -1,0 +1,1 @@
+"""Relay embedded: one command starts the broker, every service, the gateway and a demo tenant."""
