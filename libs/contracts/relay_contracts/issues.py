@@ -63,6 +63,7 @@ class IssueOpened(_IssueEvent):
     event_type = "issue.opened"
     inbound_message_id: str
     text: str
+    received_at: AwareDatetime | None = None  # when the provider's webhook reached ingest (end-to-end latency)
 
 
 @register
@@ -72,6 +73,7 @@ class IssueMessageAppended(_IssueEvent):
     event_type = "issue.message_appended"
     inbound_message_id: str
     text: str
+    received_at: AwareDatetime | None = None  # when the provider's webhook reached ingest (end-to-end latency)
 
 
 @register
