@@ -36,6 +36,7 @@ class Runtime:
         self.broker_started = False
         self.outbox: Outbox | None = None
         self.background: list[Callable[[], Awaitable[None]]] = []
+        self.on_stop: list[Callable[[], Awaitable[object]]] = []
 
     async def publish(self, event: Envelope[Any]) -> None:
         """Publish one event and wait for the broker's ack."""
@@ -83,6 +84,8 @@ def service_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             if runtime.broker_started:
                 await runtime.broker.stop()  # finishes the in-flight message and commits its offset
+            for stop in runtime.on_stop:
+                await stop()
             await runtime.client.close()
             log.info("%s stopped", runtime.service)
 

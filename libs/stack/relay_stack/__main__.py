@@ -1,0 +1,80 @@
+"""`python -m relay_stack run`: Relay embedded, with the demo tenant, until Ctrl-C."""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from relay_stack import demo
+from relay_stack.sandbox import ProviderSandbox
+from relay_stack.stack import DEFAULT_PORTS, Stack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="relay_stack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start broker, services, gateway and demo data")
+    run.add_argument("--port", type=int, default=int(os.environ.get("RELAY_GATEWAY_PORT", 8000)),
+                     help="the gateway's port (default 8000)")
+    run.add_argument("--log-dir", type=Path, default=Path(".relay/logs"), help="where each process logs")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    sandbox = ProviderSandbox().start()
+    ports = {**DEFAULT_PORTS, "gateway": args.port}
+    stack = Stack(
+        bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
+        ports=ports,
+        log_dir=args.log_dir,
+        jwt_secret=os.environ.get("RELAY_JWT_SECRET", "relay-dev-secret-change-me-in-production"),
+        admin_token=os.environ.get("RELAY_ADMIN_TOKEN", "relay-dev-admin-token"),
+    )
+    print(f"Starting Relay (logs in {args.log_dir}/) ...", flush=True)
+    stack.start()
+    try:
+        secrets = demo.ProviderSecrets(
+            twilio_api_base_url=sandbox.twilio_url, smtp_host="127.0.0.1", smtp_port=sandbox.smtp_port
+        )
+        tenant = demo.seed(gateway_url=stack.gateway_url, ingest_url=stack.url("ingest"),
+                           admin_token=stack.admin_token, secrets=secrets)
+        print(banner(stack, tenant, sandbox), flush=True)
+        stopped = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopped.set())
+        stopped.wait()
+        print("\nStopping Relay ...", flush=True)
+    finally:
+        stack.stop()
+        sandbox.stop()
+    return 0
+
+
+def banner(stack: Stack, tenant: demo.DemoTenant, sandbox: ProviderSandbox) -> str:
+    """What a person needs to try Relay: the address, sign-ins, webhook URLs and secrets."""
+    base = stack.gateway_url
+    t = tenant.tenant_id
+    s = tenant.secrets
+    staff = "\n".join(f"    {m.username:<6} ({m.display_name}, {m.role})" for m in tenant.staff)
+    return f"""
+Relay is running: {base}
+  Sign in to tenant '{t}' with password '{demo.PASSWORD}' as:
+{staff}
+
+  Provider webhooks for tenant '{t}':
+    Twilio SMS       POST {base}/webhooks/{t}/twilio/sms      (X-Twilio-Signature, auth token '{s.twilio_auth_token}')
+    Twilio status    POST {base}/webhooks/{t}/twilio/status   (same signature scheme)
+    SendGrid email   POST {base}/webhooks/{t}/sendgrid/inbound (basic auth {s.sendgrid_user}:{s.sendgrid_password})
+    Mailgun email    POST {base}/webhooks/{t}/mailgun/inbound  (signing key '{s.mailgun_signing_key}')
+
+  Replies go to a local provider sandbox: SMS to {sandbox.twilio_url}, email to SMTP 127.0.0.1:{sandbox.smtp_port};
+  each one sent is printed here.
+  Broker: {stack.bootstrap_servers}   Metrics: {base}/metrics and each service's /metrics
+Press Ctrl-C to stop.
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

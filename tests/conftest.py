@@ -1,0 +1,41 @@
+"""The whole of Relay, started once per test session on the real embedded broker, with the demo tenant."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from relay_stack import demo
+from relay_stack.broker import EmbeddedBroker
+from relay_stack.sandbox import ProviderSandbox
+from relay_stack.stack import Stack
+
+@pytest.fixture(scope="session")
+def provider_sandbox() -> Iterator[ProviderSandbox]:
+    """Fake Twilio API and SMTP server that replies are sent to."""
+    sandbox = ProviderSandbox(echo=False).start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="session")
+def relay(embedded_broker: EmbeddedBroker, provider_sandbox: ProviderSandbox,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Every service as its own process plus the gateway, sharing the session's broker."""
+    log_dir = Path(tmp_path_factory.mktemp("relay-logs"))
+    stack = Stack(bootstrap_servers=embedded_broker.bootstrap_servers, log_dir=log_dir).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_tenant(relay: Stack, provider_sandbox: ProviderSandbox) -> demo.DemoTenant:
+    """The demo tenant, seeded through the provisioning APIs, replies going to the sandbox."""
+    secrets = demo.ProviderSecrets(twilio_api_base_url=provider_sandbox.twilio_url,
+                                   smtp_port=provider_sandbox.smtp_port)
+    return demo.seed(gateway_url=relay.gateway_url, ingest_url=relay.url("ingest"),
+                     admin_token=relay.admin_token, secrets=secrets)
+
+
