@@ -111,6 +111,12 @@ class ProviderSandbox:
             except httpx.HTTPError as error:
                 log.warning("status callback to %s failed: %r", callback_url, error)
 
+    def __enter__(self) -> "ProviderSandbox":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self._server:
             self._server.shutdown()
