@@ -3,10 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-PACKAGES := libs/contracts libs/kit libs/stack services/ingest services/issues services/chat services/notify services/gateway
+PACKAGES := libs/contracts libs/kit libs/stack services/ingest services/issues services/chat services/notify services/gateway bench
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench browser clean lock
+.PHONY: install run test bench tools clean lock
 
 $(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,18 +16,22 @@ $(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pypr
 
 install: $(STAMP)
 
-## Headless Chromium and its driver from Debian, for the browser tests (never downloaded by a test tool).
-browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || echo "could not install chromium: browser tests will be skipped"; \
+## Debian packages the tests use: headless Chromium for the UI tests, promtool for the Prometheus config.
+## Installed from Debian's repositories (never downloaded by a test tool); skipped when already present.
+DEBIAN_TOOLS := /usr/bin/chromium:chromium /usr/bin/promtool:prometheus
+tools:
+	@missing=""; for pair in $(DEBIAN_TOOLS); do [ -x "$${pair%%:*}" ] || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  ($$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+	  || echo "could not install$$missing: the tests that need them will be skipped, saying why"; \
 	fi
 
 run: install
 	$(PY) -m relay_stack run
 
-test: install browser
+test: install tools
 	$(PY) -m pytest
 
 bench: install

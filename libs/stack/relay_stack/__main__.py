@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from relay_stack import demo
+from relay_stack.ports import free_port
 from relay_stack.sandbox import ProviderSandbox
 from relay_stack.stack import DEFAULT_PORTS, Stack
 
@@ -24,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     sandbox = ProviderSandbox().start()
-    ports = {**DEFAULT_PORTS, "gateway": args.port}
+    # The gateway is the one address people use; the services behind it take any free port.
+    ports = {name: free_port() for name in DEFAULT_PORTS} | {"gateway": args.port}
     stack = Stack(
         bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
         ports=ports,
@@ -57,6 +59,7 @@ def banner(stack: Stack, tenant: demo.DemoTenant, sandbox: ProviderSandbox) -> s
     base = stack.gateway_url
     t = tenant.tenant_id
     s = tenant.secrets
+    services = "\n".join(f"    {name:<8} {stack.url(name)}" for name in stack.services)
     staff = "\n".join(f"    {m.username:<6} ({m.display_name}, {m.role})" for m in tenant.staff)
     return f"""
 Relay is running: {base}
@@ -71,7 +74,8 @@ Relay is running: {base}
 
   Replies go to a local provider sandbox: SMS to {sandbox.twilio_url}, email to SMTP 127.0.0.1:{sandbox.smtp_port};
   each one sent is printed here.
-  Broker: {stack.bootstrap_servers}   Metrics: {base}/metrics and each service's /metrics
+  Broker: {stack.bootstrap_servers}   Metrics: {base}/metrics and each service's /metrics:
+{services}
 Press Ctrl-C to stop.
 """
 

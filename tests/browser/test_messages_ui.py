@@ -1,0 +1,60 @@
+"""The Messages module in a real browser: sign in, a customer's text arrives live, staff act on it."""
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from relay_stack import demo
+from relay_stack.stack import Stack
+from tests.support import post_twilio_sms
+
+TIMEOUT_MS = 15_000
+
+
+def _sign_in(browser, relay: Stack, username: str) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(relay.gateway_url + "/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(demo.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#me-name")).to_have_text(re.compile(r"\w"), timeout=TIMEOUT_MS)
+    return page
+
+
+def test_customer_text_shows_live_and_take_close_change_its_colour_for_everyone(
+    browser, relay: Stack, demo_tenant: demo.DemoTenant
+) -> None:
+    bob = _sign_in(browser, relay, "bob")
+    carol = _sign_in(browser, relay, "carol")
+    expect(bob.locator("body")).to_have_attribute("data-live", "on", timeout=TIMEOUT_MS)
+    expect(carol.locator("body")).to_have_attribute("data-live", "on", timeout=TIMEOUT_MS)
+
+    assert post_twilio_sms(relay, demo_tenant, from_number="+14155550103",
+                           body="Can I pick up my coat at 5?").status_code == 200
+
+    toast = bob.locator(".toast").filter(has_text="Mei Tanaka")
+    expect(toast).to_be_visible(timeout=TIMEOUT_MS)
+    card = bob.locator("article.issue").filter(has_text="Can I pick up my coat at 5?")
+    expect(card).to_have_class(re.compile("status-unassigned"), timeout=TIMEOUT_MS)
+    bob.screenshot(path="/tmp/relay-feed.png")
+
+    card.get_by_role("button", name="Take It").click()
+    expect(card.locator(".status")).to_have_text("Assigned to Bob Chen", timeout=TIMEOUT_MS)
+    carol_card = carol.locator("article.issue").filter(has_text="Can I pick up my coat at 5?")
+    expect(carol_card).to_have_class(re.compile("status-assigned"), timeout=TIMEOUT_MS)
+    expect(carol_card.get_by_role("button", name="Mark as Closed")).to_have_count(0)
+
+    card.get_by_role("button", name="Mark as Closed").click()
+    bob.get_by_role("button", name="closed").click()
+    closed = bob.locator("article.issue").filter(has_text="Can I pick up my coat at 5?")
+    expect(closed.locator(".status")).to_have_text(re.compile("^Closed by Bob Chen"), timeout=TIMEOUT_MS)
+    expect(closed).to_have_class(re.compile("status-closed"))
+
+
+def test_wrong_password_shows_a_clear_message(browser, relay: Stack, demo_tenant: demo.DemoTenant) -> None:
+    page = browser.new_context().new_page()
+    page.goto(relay.gateway_url + "/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("not-her-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#sign-in-error")).to_have_text("The tenant, username or password is not right.")
