@@ -44,6 +44,10 @@ class IssueSnapshot(BaseModel):
     opened_at: AwareDatetime
     updated_at: AwareDatetime
     message_count: int = 1
+    needs_attention: bool | None = None  # an open issue whose latest customer messages need a staff answer
+    suggest_resolve: bool | None = None  # the latest customer messages are pure acknowledgements ("ok", "thanks!")
+    first_response_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = None
 
 
 class _IssueEvent(EventPayload):

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,19 +60,33 @@ def subscribe(
     auto_offset_reset: str = "earliest",
 ) -> None:
     """Register a handler for a topic: decode, dead-letter invalid events, commit only after the handler."""
+    subscribe_each(broker, {topic: handler}, group_id=group_id, service=service, auto_offset_reset=auto_offset_reset)
+
+
+def subscribe_each(
+    broker: KafkaBroker,
+    handlers: Mapping[Topic, EventHandler],
+    *,
+    group_id: str,
+    service: str,
+    auto_offset_reset: str = "earliest",
+) -> None:
+    """One consumer in the group for several topics, each event going to its topic's handler (one group join)."""
+    by_name = {topic.name: (topic, handler) for topic, handler in handlers.items()}
 
     async def raw_body(message: Any) -> bytes:
         return message.body
 
     @broker.subscriber(
-        topic.name,
+        *by_name,
         group_id=group_id,
         auto_offset_reset=auto_offset_reset,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=raw_body,
-        title=f"{service}:{topic.name}",
+        title=f"{service}:{','.join(by_name)}",
     )
     async def on_message(body: bytes, message: KafkaMessage) -> None:
+        topic, handler = by_name[message.raw_message.topic]
         try:
             event = parse_event(body)
         except InvalidEvent as error:

@@ -35,22 +35,26 @@ def main(argv: list[str] | None = None) -> int:
         admin_token=os.environ.get("RELAY_ADMIN_TOKEN", "relay-dev-admin-token"),
     )
     print(f"Starting Relay (logs in {args.log_dir}/) ...", flush=True)
-    stack.start()
+    stopped = threading.Event()
     try:
+        stack.start()
         secrets = demo.ProviderSecrets(
             twilio_api_base_url=sandbox.twilio_url, smtp_host="127.0.0.1", smtp_port=sandbox.smtp_port
         )
         tenant = demo.seed(gateway_url=stack.gateway_url, ingest_url=stack.url("ingest"),
                            admin_token=stack.admin_token, secrets=secrets)
-        print(banner(stack, tenant, sandbox), flush=True)
-        stopped = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stopped.set())
+        print(banner(stack, tenant, sandbox), flush=True)
         stopped.wait()
-        print("\nStopping Relay ...", flush=True)
+    except KeyboardInterrupt:
+        print("\nInterrupted while starting.", flush=True)
+        return 130
     finally:
+        print("\nStopping Relay ...", flush=True)
         stack.stop()
         sandbox.stop()
+        print("Stopped.", flush=True)
     return 0
 
 
