@@ -63,6 +63,7 @@ class InboundMessageReceived(_CustomerEvent):
     attachments: list[Attachment] = Field(default_factory=list)
     threading: EmailThreading | None = None
     received_at: AwareDatetime
+    unknown_contact: bool = False  # the sender was not in the directory: a customer was created for them
 
 
 @register
@@ -109,3 +110,4 @@ class DeliveryStatusChanged(_CustomerEvent):
     reason: str | None = None
     provider_message_id: str | None = None
     at: datetime | None = None
+    channel: Channel | None = None  # how the reply went out (sms / email)

@@ -1,0 +1,1 @@
+"""Relay's door to customers: provider webhooks in, the customer directory, replies out."""

@@ -1,0 +1,360 @@
+"""HTTP: tenant provisioning, the customer directory, and one webhook route per provider hook."""
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+
+from relay_ingest import domain, flows, metrics, store
+from relay_ingest.domain import UploadedFile
+from relay_ingest.providers.base import InboundProvider, StatusProvider, WebhookRejected, WebhookRequest
+from relay_kit.auth import AdminOnly, CurrentStaff
+from relay_kit.errors import BadRequest, NotFound, PayloadTooLarge, RelayError, error_body
+from relay_kit.logs import tenant_id_var
+
+log = logging.getLogger(__name__)
+
+TenantId = Annotated[str, Path(min_length=2, max_length=63, pattern=domain.TENANT_ID_PATTERN)]
+TenantOfCall = Annotated[str, Query(min_length=2, max_length=63, pattern=domain.TENANT_ID_PATTERN,
+                                    description="the tenant the customer belongs to")]
+CustomerId = Annotated[str, Path(min_length=1, max_length=100, pattern=domain.CUSTOMER_ID_PATTERN)]
+AttachmentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^att_[0-9a-f]{32}$")]
+
+JSON_LINES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines",
+              "application/jsonlines", "application/json-lines"}
+CSV_TYPES = {"text/csv", "application/csv"}
+CSV_CONTACT_COLUMNS = {"customer_id", "name", "phones", "phone", "emails", "email"}
+MAX_FORM_FILES = 50
+MAX_FORM_FIELDS = 1000
+
+
+class UnsupportedMediaType(RelayError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+def _desk(request: Request) -> flows.Desk:
+    return request.app.state.desk
+
+
+async def _tenant_or_404(desk: flows.Desk, tenant_id: str) -> dict[str, Any]:
+    tenant = await store.get_tenant(desk.database, tenant_id=tenant_id)
+    if tenant is None:
+        raise NotFound(f"No tenant {tenant_id!r} is set up in ingest: provision it with PUT /api/tenants/{tenant_id}.",
+                       code="unknown_tenant")
+    return tenant
+
+
+# --- tenants --------------------------------------------------------------------------------------
+
+tenants = APIRouter(tags=["provisioning"])
+
+
+def _public_tenant(tenant: dict[str, Any]) -> dict[str, Any]:
+    return {"tenant_id": tenant["tenant_id"], **domain.redacted(tenant.get("settings") or {}),
+            "updated_at": tenant.get("updated_at")}
+
+
+@tenants.put("/api/tenants/{tenant_id}", dependencies=[AdminOnly])
+async def save_tenant(tenant_id: TenantId, body: domain.TenantSettings, request: Request) -> dict[str, Any]:
+    """Create a tenant or replace its provider settings (admin token); secrets are masked in the answer."""
+    desk = _desk(request)
+    settings = body.model_dump()
+    if body.twilio:
+        try:
+            settings["twilio"]["phone_number"] = domain.normalise_phone(body.twilio.phone_number,
+                                                                         region=desk.settings.default_region)
+        except ValueError as error:
+            raise BadRequest(f"twilio.phone_number: {error}") from None
+    tenant = await store.save_tenant(desk.database, tenant_id=tenant_id, settings=settings)
+    return _public_tenant(tenant)
+
+
+@tenants.get("/api/tenants/{tenant_id}", dependencies=[AdminOnly])
+async def get_tenant(tenant_id: TenantId, request: Request) -> dict[str, Any]:
+    """A tenant's provider settings (admin token), secrets masked."""
+    return _public_tenant(await _tenant_or_404(_desk(request), tenant_id))
+
+
+# --- customers ------------------------------------------------------------------------------------
+
+customers = APIRouter(tags=["customers"])
+
+
+@customers.put("/api/customers/{customer_id}", dependencies=[AdminOnly])
+async def upsert_customer(customer_id: CustomerId, tenant_id: TenantOfCall, body: domain.CustomerIn,
+                          request: Request) -> dict[str, Any]:
+    """Create or replace a customer's record (admin token: the point-of-sale integration)."""
+    desk = _desk(request)
+    await _tenant_or_404(desk, tenant_id)
+    saved = await flows.save_customer(desk=desk, tenant_id=tenant_id, customer_id=customer_id, customer=body)
+    return domain.public_customer(saved)
+
+
+@customers.post("/api/customers/import", dependencies=[AdminOnly])
+async def import_customers(tenant_id: TenantOfCall, request: Request) -> dict[str, Any]:
+    """Bulk upsert from JSON lines or CSV (by content type); bad lines are reported, good ones applied."""
+    desk = _desk(request)
+    await _tenant_or_404(desk, tenant_id)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        text = (await _read_body(request, max_bytes=desk.settings.max_body_bytes)).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadRequest("The import is not UTF-8 text.") from None
+    if media_type in JSON_LINES:
+        lines = _json_lines(text)
+    elif media_type in CSV_TYPES:
+        lines = _csv_lines(text)
+    else:
+        raise UnsupportedMediaType("Send the import as JSON lines (application/x-ndjson) or CSV (text/csv).")
+    applied, errors = 0, []
+    for number, parsed in lines:
+        if isinstance(parsed, str):
+            errors.append({"line": number, "error": parsed})
+            continue
+        try:
+            await flows.save_customer(desk=desk, tenant_id=tenant_id, customer_id=parsed.customer_id,
+                                      customer=domain.CustomerIn(**parsed.model_dump(exclude={"customer_id"})))
+            applied += 1
+        except RelayError as error:
+            errors.append({"line": number, "customer_id": parsed.customer_id, "error": error.message})
+    if applied == 0 and not errors:
+        raise BadRequest("The import has no customers in it.")
+    return {"applied": applied, "failed": len(errors), "errors": errors}
+
+
+def _line(number: int, raw: dict[str, Any]) -> tuple[int, domain.CustomerLine | str]:
+    try:
+        return number, domain.CustomerLine.model_validate(raw)
+    except ValidationError as error:
+        return number, "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'line'}: {e['msg']}"
+                                 for e in error.errors()[:5])
+
+
+def _json_lines(text: str) -> list[tuple[int, domain.CustomerLine | str]]:
+    found: list[tuple[int, domain.CustomerLine | str]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as error:
+            found.append((number, f"not JSON: {error.msg}"))
+            continue
+        found.append(_line(number, value) if isinstance(value, dict) else (number, "not a JSON object"))
+    return found
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").replace("|", ";").split(";") if part.strip()]
+
+
+def _csv_lines(text: str) -> list[tuple[int, domain.CustomerLine | str]]:
+    """Columns customer_id, name, phones, emails (several separated by ';'); any other column goes to account."""
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "customer_id" not in reader.fieldnames:
+        raise BadRequest("The CSV needs a header row with at least customer_id and name.")
+    found: list[tuple[int, domain.CustomerLine | str]] = []
+    for row in reader:
+        number = reader.line_num
+        if None in row:
+            found.append((number, "more values than header columns"))
+            continue
+        account = {key.removeprefix("account."): value for key, value in row.items()
+                   if key not in CSV_CONTACT_COLUMNS and value not in (None, "")}
+        found.append(_line(number, {
+            "customer_id": (row.get("customer_id") or "").strip(), "name": (row.get("name") or "").strip(),
+            "phones": _split(row.get("phones")) + _split(row.get("phone")),
+            "emails": _split(row.get("emails")) + _split(row.get("email")), "account": account,
+        }))
+    return found
+
+
+@customers.get("/api/customers")
+async def search_customers(staff: CurrentStaff, request: Request,
+                           q: Annotated[str, Query(max_length=200)] = "") -> dict[str, Any]:
+    """My tenant's customers matching a name, email or phone number (all of them, by name, without q)."""
+    desk = _desk(request)
+    phone = None
+    if q.strip():
+        try:
+            phone = domain.normalise_phone(q, region=desk.settings.default_region)
+        except ValueError:
+            phone = None
+    found = await store.search_customers(desk.database, tenant_id=staff.tenant_id, query=q.strip(), phone=phone)
+    return {"customers": [domain.public_customer(c) for c in found]}
+
+
+@customers.get("/api/customers/{customer_id}")
+async def get_customer(customer_id: CustomerId, staff: CurrentStaff, request: Request) -> dict[str, Any]:
+    """One customer of my tenant, for View Customer."""
+    customer = await store.get_customer(_desk(request).database, tenant_id=staff.tenant_id, customer_id=customer_id)
+    if customer is None:
+        raise NotFound(f"No customer {customer_id!r}.")
+    return domain.public_customer(customer)
+
+
+@customers.get("/api/customers/{customer_id}/attachments/{attachment_id}")
+async def get_attachment(customer_id: CustomerId, attachment_id: AttachmentId, staff: CurrentStaff,
+                         request: Request) -> Response:
+    """A file that came with one of the customer's emails."""
+    found = await store.get_attachment(_desk(request).database, tenant_id=staff.tenant_id, attachment_id=attachment_id)
+    if found is None or found.get("customer_id") != customer_id:
+        raise NotFound(f"No attachment {attachment_id!r} for customer {customer_id!r}.")
+    filename = (found.get("filename") or attachment_id).replace('"', "")
+    return Response(bytes(found["content"]), media_type=found.get("content_type") or "application/octet-stream",
+                    headers={"content-disposition": f'attachment; filename="{filename}"'})
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+
+
+async def _read_body(request: Request, *, max_bytes: int) -> bytes:
+    """The whole body, refusing more than max_bytes even without a Content-Length."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise PayloadTooLarge(f"The body is larger than the {max_bytes} bytes accepted.")
+    return bytes(body)
+
+
+async def _form(request: Request, body: bytes, *, max_bytes: int) -> tuple[list[tuple[str, str]], list[UploadedFile]]:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        try:
+            return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS), []
+        except (UnicodeDecodeError, ValueError):
+            raise BadRequest("The form body is not valid UTF-8 form encoding.") from None
+    if media_type == "multipart/form-data":
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        try:
+            form = await Request(request.scope, replay).form(
+                max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=max_bytes
+            )
+        except (MultiPartException, ValueError, KeyError) as error:
+            raise BadRequest(f"The multipart body is malformed: {error}") from None
+        fields: list[tuple[str, str]] = []
+        files: list[UploadedFile] = []
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                files.append(UploadedFile(field=name, filename=value.filename,
+                                          content_type=value.content_type or "application/octet-stream",
+                                          content=await value.read()))
+            else:
+                fields.append((name, value))
+        await form.close()
+        return fields, files
+    raise UnsupportedMediaType(
+        "A webhook body must be a form (application/x-www-form-urlencoded or multipart/form-data).")
+
+
+async def _webhook_request(request: Request, *, tenant_id: str, desk: flows.Desk,
+                           received_at: datetime) -> WebhookRequest:
+    max_bytes = desk.settings.max_body_bytes
+    body = await _read_body(request, max_bytes=max_bytes)
+    fields, files = await _form(request, body, max_bytes=max_bytes)
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else request.url.path
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    public_url = desk.settings.public_url.rstrip("/") + path + (f"?{query}" if query else "")
+    return WebhookRequest(tenant_id=tenant_id, public_url=public_url,
+                          headers={k.lower(): v for k, v in request.headers.items()}, fields=fields, files=files,
+                          received_at=received_at)
+
+
+def _rejected(provider: str, error: WebhookRejected) -> JSONResponse:
+    metrics.WEBHOOKS_REJECTED.labels(provider, error.reason).inc()
+    headers = {"www-authenticate": error.challenge} if error.challenge else None
+    return JSONResponse(error_body(error.code, error.message), status_code=401, headers=headers)
+
+
+_REJECTION_REASONS = {"unknown_tenant": "unknown_tenant", "provider_not_configured": "provider_not_configured",
+                      "payload_too_large": "too_large", "unsupported_media_type": "unsupported_media_type"}
+
+
+async def _guarded(provider: str, tenant_id: str, work: Callable[[], Awaitable[Response]]) -> Response:
+    """Run a webhook with the tenant in the logs, counting each refusal by provider and reason."""
+    token = tenant_id_var.set(tenant_id)
+    try:
+        return await work()
+    except WebhookRejected as error:
+        return _rejected(provider, error)
+    except RelayError as error:
+        if error.status_code < 500:
+            metrics.WEBHOOKS_REJECTED.labels(provider, _REJECTION_REASONS.get(error.code, "malformed")).inc()
+        raise
+    finally:
+        tenant_id_var.reset(token)
+
+
+def _inbound_route(adapter: InboundProvider) -> Callable[..., Awaitable[Response]]:
+    async def receive_webhook(tenant_id: TenantId, request: Request) -> Response:
+        received_at = datetime.now(UTC)
+        desk = _desk(request)
+
+        async def work() -> Response:
+            tenant = await _tenant_or_404(desk, tenant_id)
+            webhook = await _webhook_request(request, tenant_id=tenant_id, desk=desk, received_at=received_at)
+            adapter.verify(webhook, tenant=tenant, now=received_at)
+            message = adapter.parse(webhook, tenant=tenant, region=desk.settings.default_region)
+            receipt = await flows.receive(desk=desk, tenant=tenant, message=message, received_at=received_at)
+            answer = adapter.answer(receipt)
+            return Response(answer.body, media_type=answer.media_type, status_code=answer.status_code)
+
+        return await _guarded(adapter.name, tenant_id, work)
+
+    receive_webhook.__doc__ = f"A {adapter.name} {adapter.channel.value} message for a tenant (answered after the " \
+                              "broker acknowledged its event)."
+    return receive_webhook
+
+
+def _status_route(adapter: StatusProvider) -> Callable[..., Awaitable[Response]]:
+    async def status_webhook(tenant_id: TenantId, request: Request) -> Response:
+        received_at = datetime.now(UTC)
+        desk = _desk(request)
+
+        async def work() -> Response:
+            tenant = await _tenant_or_404(desk, tenant_id)
+            webhook = await _webhook_request(request, tenant_id=tenant_id, desk=desk, received_at=received_at)
+            adapter.verify(webhook, tenant=tenant, now=received_at)
+            report = adapter.parse_status(webhook)
+            if report is not None:
+                await flows.record_provider_status(desk=desk, tenant_id=tenant_id, report=report)
+            answer = adapter.answer()
+            return Response(answer.body, media_type=answer.media_type, status_code=answer.status_code)
+
+        return await _guarded(adapter.name, tenant_id, work)
+
+    status_webhook.__doc__ = f"A {adapter.name} delivery report on one of our outbound messages."
+    return status_webhook
+
+
+def webhook_router(*, inbound: Iterable[InboundProvider], status: Iterable[StatusProvider]) -> APIRouter:
+    """`POST /webhooks/{tenant_id}/{provider}/{hook}` for every adapter."""
+    router = APIRouter(tags=["webhooks"])
+    for adapter in inbound:
+        router.add_api_route(f"/webhooks/{{tenant_id}}/{adapter.name}/{adapter.hook}", _inbound_route(adapter),
+                             methods=["POST"], name=f"{adapter.name}_{adapter.hook}")
+    for report in status:
+        router.add_api_route(f"/webhooks/{{tenant_id}}/{report.name}/{report.hook}", _status_route(report),
+                             methods=["POST"], name=f"{report.name}_{report.hook}")
+    return router

@@ -1,0 +1,1 @@
+"""Provider adapters, one module each, all fitting the interfaces in `base`."""

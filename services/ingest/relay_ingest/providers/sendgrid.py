@@ -1,0 +1,102 @@
+"""SendGrid Inbound Parse: emails posted as multipart forms, protected by per-tenant HTTP basic auth.
+
+Inbound Parse signs nothing, so the documented protection is credentials in the webhook URL
+(`https://user:password@host/webhooks/{tenant}/sendgrid/inbound`), checked here.
+"""
+
+import base64
+import binascii
+import hmac
+import json
+from datetime import datetime
+from typing import Any, ClassVar
+
+from relay_contracts.customer_messages import Channel
+from relay_ingest import mail
+from relay_ingest.domain import InboundMessage, Receipt, UploadedFile
+from relay_ingest.providers.base import Answer, WebhookRejected, WebhookRequest, provider_settings
+from relay_kit.errors import BadRequest, NotFound
+
+NAME = "sendgrid"
+CHALLENGE = 'Basic realm="relay-webhooks"'
+
+
+class SendGridInbound:
+    """Inbound Parse in its default (parsed fields) or raw (`email` field with the whole MIME) mode."""
+
+    name: ClassVar[str] = NAME
+    hook: ClassVar[str] = "inbound"
+    channel: ClassVar[Channel] = Channel.EMAIL
+
+    def verify(self, request: WebhookRequest, *, tenant: dict[str, Any], now: datetime) -> None:
+        settings = provider_settings(tenant, "sendgrid")
+        if not settings:
+            raise NotFound(f"SendGrid is not set up for tenant {request.tenant_id!r}.", code="provider_not_configured")
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("basic "):
+            raise WebhookRejected("This webhook needs HTTP basic credentials.", reason="missing_credentials",
+                                  challenge=CHALLENGE)
+        try:
+            user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise WebhookRejected("The basic credentials are not readable.", reason="bad_credentials",
+                                  challenge=CHALLENGE) from None
+        good_user = hmac.compare_digest(user.encode(), settings["basic_auth_user"].encode())
+        good_password = hmac.compare_digest(password.encode(), settings["basic_auth_password"].encode())
+        if not (good_user and good_password):
+            raise WebhookRejected("The basic credentials are wrong.", reason="bad_credentials", challenge=CHALLENGE)
+
+    def parse(self, request: WebhookRequest, *, tenant: dict[str, Any], region: str) -> InboundMessage:
+        form = request.form()
+        envelope = _envelope(form.get("envelope"))
+        envelope_to = ", ".join(envelope.get("to") or []) or None
+        envelope_from = envelope.get("from") or None
+        if form.get("email"):
+            return mail.inbound_email_from_mime(provider=NAME, raw=form["email"].encode("utf-8", "surrogateescape"),
+                                                envelope_from=envelope_from, envelope_to=envelope_to)
+        if "from" not in form:
+            raise BadRequest("This is not an Inbound Parse post: the 'from' field is missing.")
+        headers = mail.parse_header_block(form.get("headers", ""))
+        files = _named_files(request.files, form.get("attachment-info"))
+        return mail.inbound_email(
+            provider=NAME, from_header=form.get("from"), envelope_from=envelope_from, to_header=form.get("to"),
+            envelope_to=envelope_to, subject=form.get("subject"), text=form.get("text"), html=form.get("html"),
+            message_id=headers.get("Message-ID"), in_reply_to=headers.get("In-Reply-To"),
+            references=headers.get("References"), content_type=headers.get("Content-Type"), files=files,
+            extra_bounce_texts=[form.get("headers", "")],
+        )
+
+    def answer(self, receipt: Receipt) -> Answer:
+        return Answer(body=json.dumps({"status": "duplicate" if receipt.duplicate else "accepted",
+                                       "message_id": receipt.message_id}), media_type="application/json")
+
+
+def _envelope(raw: str | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        envelope = json.loads(raw)
+    except ValueError:
+        raise BadRequest("The 'envelope' field is not JSON.") from None
+    if not isinstance(envelope, dict):
+        raise BadRequest("The 'envelope' field is not a JSON object.")
+    to = envelope.get("to")
+    envelope["to"] = [to] if isinstance(to, str) else [t for t in (to or []) if isinstance(t, str)]
+    return envelope
+
+
+def _named_files(files: list[UploadedFile], info_raw: str | None) -> list[UploadedFile]:
+    """Attachments with the filename and type that `attachment-info` gives them."""
+    try:
+        info = json.loads(info_raw) if info_raw else {}
+    except ValueError:
+        raise BadRequest("The 'attachment-info' field is not JSON.") from None
+    named = []
+    for upload in files:
+        meta = info.get(upload.field) if isinstance(info, dict) else None
+        meta = meta if isinstance(meta, dict) else {}
+        named.append(UploadedFile(
+            field=upload.field, filename=meta.get("filename") or upload.filename,
+            content_type=meta.get("type") or upload.content_type, content=upload.content,
+        ))
+    return named
