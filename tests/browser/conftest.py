@@ -10,9 +10,9 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the session; skipped, saying why, where Chromium is missing."""
+    """One headless Chromium per module (sync Playwright holds the main thread's event loop until it stops); skipped, saying why, where Chromium is missing."""
     if not shutil.which("chromium"):
         pytest.skip("Debian's chromium is not installed (make test installs it with apt-get)")
     from playwright.sync_api import sync_playwright

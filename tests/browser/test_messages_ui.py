@@ -45,7 +45,7 @@ def test_customer_text_shows_live_and_take_close_change_its_colour_for_everyone(
     expect(carol_card.get_by_role("button", name="Mark as Closed")).to_have_count(0)
 
     card.get_by_role("button", name="Mark as Closed").click()
-    bob.get_by_role("button", name="closed").click()
+    bob.get_by_role("button", name="closed", exact=True).click()
     closed = bob.locator("article.issue").filter(has_text="Can I pick up my coat at 5?")
     expect(closed.locator(".status")).to_have_text(re.compile("^Closed by Bob Chen"), timeout=TIMEOUT_MS)
     expect(closed).to_have_class(re.compile("status-closed"))

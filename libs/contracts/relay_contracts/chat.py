@@ -2,6 +2,9 @@
 
 Every chat event names its audience (the staff ids who may see it), computed by the chat
 service next to the change, so that notify pushes it to exactly those people.
+
+Presence and typing signals travel between notify replicas on their own small topic
+(`presence.events`): they are ephemeral, never stored, and never replayed to a client.
 """
 
 from enum import StrEnum
@@ -10,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from relay_contracts.envelope import EventPayload, register
 from relay_contracts.issues import StaffRef
-from relay_contracts.topics import CHAT_EVENTS, conversation_key
+from relay_contracts.topics import CHAT_EVENTS, PRESENCE_EVENTS, conversation_key, presence_key
 
 
 class ConversationKind(StrEnum):
@@ -31,6 +34,7 @@ class ConversationRef(BaseModel):
     is_private: bool = False
     topic: str | None = None
     archived: bool = False
+    participants: list[StaffRef] = Field(default_factory=list, description="private conversations: who is in it")
 
 
 class ChatMessage(BaseModel):
@@ -44,10 +48,12 @@ class ChatMessage(BaseModel):
     text: str
     mentions: list[str] = Field(default_factory=list)
     reply_to: str | None = None
-    attachments: list[dict] = Field(default_factory=list)
+    attachments: list[dict] = Field(default_factory=list, description="{url, name, content_type, size?} each")
     posted_at: AwareDatetime
     edited_at: AwareDatetime | None = None
     deleted: bool = False
+    reply_to_seq: int | None = None
+    client_message_id: str | None = None
 
 
 class _ChatEvent(EventPayload):
@@ -84,6 +90,7 @@ class ChatMessageDeleted(_ChatEvent):
     message_id: str
     seq: int
     actor: StaffRef
+    author_id: str | None = None
 
 
 @register
@@ -130,3 +137,68 @@ class ReadMarkerMoved(_ChatEvent):
     read_up_to_seq: int = Field(ge=0)
     unread_count: int = Field(ge=0)
     total_unread: int = Field(ge=0)
+    last_seq: int | None = Field(default=None, ge=0, description="the conversation's newest seq when counted")
+    first_unread_seq: int | None = None
+
+
+@register
+class ReadingPositionSaved(_ChatEvent):
+    """A staff member's last open conversation and place in it, so the module reopens there (audience: them)."""
+
+    event_type = "chat.reading_position_saved"
+    staff_id: str
+    seq: int = Field(ge=0)
+
+
+class PresenceStatus(StrEnum):
+    """Online (a tab is active), away (all tabs idle or hidden), offline (no tab open)."""
+
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+class _PresenceEvent(EventPayload):
+    topic = PRESENCE_EVENTS
+
+    replica_id: str = Field(min_length=1, description="the notify replica that saw the change")
+
+    def partition_key(self, tenant_id: str) -> bytes:
+        return presence_key(tenant_id=tenant_id)
+
+
+@register
+class PresenceChanged(_PresenceEvent):
+    """A staff member's presence on one notify replica changed (audience: their tenant's staff)."""
+
+    event_type = "presence.changed"
+    staff: StaffRef
+    status: PresenceStatus
+    ttl_seconds: float = Field(default=45.0, gt=0, description="forget it unless repeated by a heartbeat by then")
+
+
+@register
+class PresenceHeartbeat(_PresenceEvent):
+    """Every staff member connected to one notify replica, repeated so a lost replica's users go offline."""
+
+    event_type = "presence.heartbeat"
+    statuses: dict[str, PresenceStatus] = Field(default_factory=dict, description="staff id -> status")
+    ttl_seconds: float = Field(default=45.0, gt=0)
+
+
+class TypingState(StrEnum):
+    """Typing started (repeat every few seconds while typing) or stopped."""
+
+    START = "start"
+    STOP = "stop"
+
+
+@register
+class TypingNotified(_PresenceEvent):
+    """Someone is typing in a conversation (audience: its other members)."""
+
+    event_type = "presence.typing"
+    conversation_id: str = Field(min_length=1)
+    staff: StaffRef
+    state: TypingState = TypingState.START
+    audience: list[str] = Field(default_factory=list, description="staff ids who may see this")

@@ -22,8 +22,11 @@ DELIVERY_STATUS = Topic("delivery.status", partitions=6)
 ISSUE_EVENTS = Topic("issue.events", partitions=6)
 CHAT_EVENTS = Topic("chat.events", partitions=6)
 STAFF_EVENTS = Topic("staff.events", partitions=3)
+PRESENCE_EVENTS = Topic("presence.events", partitions=3)  # presence and typing, between notify replicas
 
-ALL_TOPICS = (INBOUND_MESSAGES, OUTBOUND_MESSAGES, DELIVERY_STATUS, ISSUE_EVENTS, CHAT_EVENTS, STAFF_EVENTS)
+ALL_TOPICS = (
+    INBOUND_MESSAGES, OUTBOUND_MESSAGES, DELIVERY_STATUS, ISSUE_EVENTS, CHAT_EVENTS, STAFF_EVENTS, PRESENCE_EVENTS,
+)
 
 
 def customer_key(*, tenant_id: str, customer_id: str) -> bytes:
@@ -39,3 +42,9 @@ def conversation_key(*, tenant_id: str, conversation_id: str) -> bytes:
 def staff_key(*, tenant_id: str, staff_id: str) -> bytes:
     """Partition key for a staff member's account events."""
     return f"{tenant_id}:{staff_id}".encode()
+
+
+
+def presence_key(*, tenant_id: str) -> bytes:
+    """Partition key for a tenant's presence and typing signals (one tenant's stay in order)."""
+    return f"{tenant_id}:presence".encode()

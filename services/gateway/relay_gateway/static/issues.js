@@ -10,16 +10,20 @@ export function statusText(issue) {
   return STATUS_LABEL[issue.status] || issue.status;
 }
 
+const ACTION_BUTTONS = {
+  resolve: ["Resolve", "resolve"],
+  assign: ["Assign It", "assign"],
+  take: ["Take It", "take"],
+  close: ["Mark as Closed", "close"],
+  reopen: ["Reopen", "reopen"],
+};
+
 export function renderIssueCard(issue, state, actions) {
-  const mineOrFree = !issue.assignee || issue.assignee.id === state.me.staff_id;
-  const open = issue.status !== "closed";
-  const buttons = [];
-  if (open && issue.suggest_resolve && mineOrFree) buttons.push(el("button", { class: "primary", onclick: () => actions.resolve(issue) }, "Resolve"));
-  if (open) buttons.push(el("button", { onclick: () => actions.assign(issue) }, "Assign It"));
-  if (open && issue.assignee?.id !== state.me.staff_id) buttons.push(el("button", { onclick: () => actions.take(issue) }, "Take It"));
-  if (open && mineOrFree) buttons.push(el("button", { onclick: () => actions.close(issue) }, "Mark as Closed"));
-  if (open && !issue.suggest_resolve && mineOrFree) buttons.push(el("button", { onclick: () => actions.resolve(issue) }, "Resolve"));
-  if (!open) buttons.push(el("button", { onclick: () => actions.reopen(issue) }, "Reopen"));
+  // The issues service says what this staff member may do now, Resolve first when the message needs no attention.
+  const offered = (issue.actions || []).filter((a) => a in ACTION_BUTTONS);
+  const buttons = offered.map((name, index) => el("button", {
+    class: name === "resolve" && index === 0 ? "primary" : "", onclick: () => actions[ACTION_BUTTONS[name][1]](issue),
+  }, ACTION_BUTTONS[name][0]));
   buttons.push(el("button", { class: "link", onclick: () => actions.customer(issue) }, "View Customer"));
   return el("article", { class: `issue status-${issue.status}`, dataset: { issueId: issue.issue_id } },
     el("div", { class: "head" },
@@ -33,8 +37,8 @@ export function renderIssueCard(issue, state, actions) {
 
 export async function openIssue(issueId, state, actions) {
   const body = await api("GET", `/api/issues/${issueId}`);
-  const issue = body.issue || body;
-  const history = body.history || body.communication || issue.communication || [];
+  const issue = body.issue;
+  const history = body.communication || [];
   const assignSelect = el("select", { name: "assignee", "aria-label": "Assign to" },
     ...state.staff.map((s) => el("option", { value: s.staff_id, selected: issue.assignee?.id === s.staff_id }, s.display_name)));
   const comment = el("textarea", { name: "comment", placeholder: "Private comment (staff only)", rows: 2, style: "width:100%" });
@@ -56,16 +60,16 @@ export async function openIssue(issueId, state, actions) {
   );
 }
 
+const ENTRY_CLASS = { customer_message: "inbound", private_comment: "private", reply: "outbound" };
+
 function renderEntry(entry) {
-  const kind = entry.kind || entry.type || "";
-  const classes = ["entry"];
-  if (entry.private || kind.includes("comment")) classes.push("private");
-  if (kind.includes("reply") || entry.direction === "outbound") classes.push("outbound");
-  const who = entry.author?.name || entry.actor?.name || entry.author_name || (entry.direction === "inbound" || kind.includes("customer") ? "Customer" : "");
-  return el("div", { class: classes.join(" ") },
-    el("div", { class: "meta" }, `${who} · ${when(entry.at || entry.created_at || entry.received_at)}${entry.private ? " · private" : ""}`),
-    el("div", {}, entry.text || entry.description || kind),
-    entry.delivery_status ? el("div", { class: "delivery" }, `Delivery: ${entry.delivery_status}${entry.delivery_reason ? ` (${entry.delivery_reason})` : ""}`) : "");
+  const who = entry.kind === "customer_message" ? "Customer" : entry.author?.name || "";
+  const delivery = entry.delivery;
+  return el("div", { class: `entry ${ENTRY_CLASS[entry.kind] || ""}`, dataset: { kind: entry.kind } },
+    el("div", { class: "meta" }, `${who} · ${when(entry.at)}${entry.private ? " · private" : ""}${entry.issue_number ? ` · #${entry.issue_number}` : ""}`),
+    entry.subject ? el("div", { class: "meta" }, entry.subject) : "",
+    el("div", {}, entry.text || ""),
+    delivery ? el("div", { class: "delivery" }, `Delivery: ${delivery.status}${delivery.reason ? ` (${delivery.reason})` : ""}`) : "");
 }
 
 export async function openCustomer(customerId) {

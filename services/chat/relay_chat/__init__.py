@@ -1,0 +1,1 @@
+"""Staff chat: channels, private messages, unread state and where each user left off."""

@@ -1,0 +1,221 @@
+"""Chat and two notify replicas as real processes on the session's broker; staff per test; real WebSocket tabs."""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import websockets
+from aiokafka import AIOKafkaProducer
+
+from relay_contracts import Envelope, new_event
+from relay_contracts.staff import StaffAccountSaved, StaffRole
+from relay_kit.auth import StaffPrincipal, issue_token
+from relay_stack.polling import eventually, eventually_sync
+from relay_stack.processes import ServiceProcess
+
+SECRET = "notify-tests-secret-at-least-32-bytes"
+
+
+@dataclass
+class LiveStack:
+    chat: ServiceProcess
+    replicas: dict[str, ServiceProcess]
+    bootstrap: str
+    logs: Path
+
+    def ws_url(self, replica: str) -> str:
+        return self.replicas[replica].url.replace("http", "ws", 1) + "/ws"
+
+    def replica_env(self, name: str) -> dict[str, str]:
+        """Settings of a notify replica in this stack (short presence heartbeats, a quick group join)."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "RELAY_JWT_SECRET": SECRET, "RELAY_CHAT_URL": self.chat.url,
+            "RELAY_REPLICA_ID": f"{name}-{uuid.uuid4().hex[:6]}", "RELAY_CONSUMER_SESSION_TIMEOUT_MS": "3000",
+            "RELAY_PRESENCE_HEARTBEAT_SECONDS": "1", "RELAY_PRESENCE_TTL_SECONDS": "4",
+        }
+
+    def start_replica(self, name: str) -> ServiceProcess:
+        """Start one more notify replica and wait until it follows every event."""
+        process = ServiceProcess(f"notify-{name}", env=self.replica_env(name), log_dir=self.logs).start()
+        self.replicas[name] = process
+        process.wait_ready(timeout=60)
+        eventually_sync(lambda: httpx.get(f"{process.url}/readyz").status_code == 200, timeout=60,
+                        what=f"{process.name} consuming")
+        return process
+
+
+@pytest.fixture(scope="session")
+def live_stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    """Chat, and notify replicas "a" and "b", each in its own consumer group."""
+    logs = Path(tmp_path_factory.mktemp("notify-logs"))
+    common = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "RELAY_JWT_SECRET": SECRET}
+    chat = ServiceProcess("chat", env={
+        **common, "RELAY_OUTBOX_SWEEP_SECONDS": "0.5",
+        "RELAY_CONSUMER_GROUP": f"chat-test-{uuid.uuid4().hex[:8]}",  # its own group: other suites run a chat too
+    }, log_dir=logs).start()
+    stack = LiveStack(chat=chat, replicas={}, bootstrap=kafka_bootstrap, logs=logs)
+    stack.replicas = {name: ServiceProcess(f"notify-{name}", env=stack.replica_env(name), log_dir=logs).start()
+                      for name in ("a", "b")}
+    try:
+        for process in (chat, *stack.replicas.values()):
+            process.wait_ready(timeout=60)
+        for replica in stack.replicas.values():
+            eventually_sync(lambda r=replica: httpx.get(f"{r.url}/readyz").status_code == 200, timeout=60,
+                            what=f"{replica.name} consuming")
+        yield stack
+    finally:
+        for process in (*stack.replicas.values(), chat):
+            process.stop()
+
+
+class Tab:
+    """A browser tab's WebSocket to one notify replica, keeping every frame it is pushed."""
+
+    def __init__(self, connection: websockets.ClientConnection, *, replica: str) -> None:
+        self.connection = connection
+        self.replica = replica
+        self.frames: list[dict[str, Any]] = []
+
+    async def next(self, predicate: Callable[[dict[str, Any]], bool], *, timeout: float = 10.0) -> dict[str, Any]:
+        """The first frame, already received or arriving before the deadline, that matches."""
+        for frame in self.frames:
+            if predicate(frame):
+                return frame
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching frame within {timeout}s; last frames: {self.frames[-6:]}")
+            try:
+                raw = await asyncio.wait_for(self.connection.recv(), timeout=remaining)
+            except TimeoutError:
+                continue
+            frame = json.loads(raw)
+            self.frames.append(frame)
+            if predicate(frame):
+                return frame
+
+    async def settle(self) -> None:
+        """Ping and wait for the pong: every frame queued for this tab before now has arrived."""
+        marker = len(self.frames)
+        await self.send({"kind": "ping"})
+        await self.next(lambda f: f["kind"] == "pong" and self.frames.index(f) >= marker)
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.connection.send(json.dumps(frame))
+
+    def events(self, event_type: str, **match: Any) -> list[dict[str, Any]]:
+        """Event frames of a type whose payload has the given top-level values."""
+        return [f for f in self.frames if f["kind"] == "event" and f["type"] == event_type
+                and all(f["payload"].get(k) == v for k, v in match.items())]
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["kind"] == kind]
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+class Team:
+    """Staff of one fresh tenant (announced on staff.events), their HTTP clients and their tabs."""
+
+    def __init__(self, stack: LiveStack) -> None:
+        self.stack = stack
+        self.tenant_id = f"t-{uuid.uuid4().hex[:10]}"
+        self.people: dict[str, StaffPrincipal] = {}
+        self.tabs: list[Tab] = []
+        self._clients: list[httpx.AsyncClient] = []
+        self._producer: AIOKafkaProducer | None = None
+
+    async def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(bootstrap_servers=self.stack.bootstrap, acks="all",
+                                              enable_idempotence=False)
+            await self._producer.start()
+        return self._producer
+
+    async def publish(self, event: Envelope[Any]) -> None:
+        """Publish an event on its topic, as its owning service would."""
+        await (await self.producer()).send_and_wait(event.topic.name, event.to_bytes(), key=event.key)
+
+    async def hire(self, *names: str, role: str = "staff") -> None:
+        """Announce staff accounts as the gateway does, and wait until chat has them in general."""
+        for name in names:
+            username = name.split()[0].lower()
+            self.people[username] = StaffPrincipal(staff_id=f"stf_{uuid.uuid4().hex[:12]}", tenant_id=self.tenant_id,
+                                                   name=name, role=StaffRole(role))
+            await self.publish(new_event(StaffAccountSaved(
+                staff_id=self.people[username].staff_id, username=username, display_name=name, role=StaffRole(role)),
+                tenant_id=self.tenant_id, producer="gateway"))
+        for name in names:
+            client = self.client(name.split()[0].lower())
+
+            async def in_general(client: httpx.AsyncClient = client) -> bool:
+                body = (await client.get("/api/chat/conversations")).json()
+                return any(c["default"] == "general" for c in body.get("conversations", []))
+
+            await eventually(in_general, timeout=20, what=f"{name} in general")
+
+    def id(self, username: str) -> str:
+        return self.people[username].staff_id
+
+    def token(self, username: str) -> str:
+        return issue_token(self.people[username], secret=SECRET)
+
+    def client(self, username: str) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(base_url=self.stack.chat.url, timeout=15,
+                                   headers={"authorization": f"Bearer {self.token(username)}"})
+        self._clients.append(client)
+        return client
+
+    async def general(self) -> str:
+        client = self.client(next(iter(self.people)))
+        channels = (await client.get("/api/chat/channels")).json()["channels"]
+        return next(c["conversation_id"] for c in channels if c["default"] == "general")
+
+    async def open_tab(self, username: str, *, replica: str = "a", since: str | None = None,
+                       settled: bool = True) -> Tab:
+        """Connect a tab for that person; by default wait for its opening frames (hello, unread counts)."""
+        query = {"token": self.token(username), **({"since": since} if since else {})}
+        connection = await websockets.connect(f"{self.stack.ws_url(replica)}?{urlencode(query)}")
+        tab = Tab(connection, replica=replica)
+        self.tabs.append(tab)
+        await tab.next(lambda f: f["kind"] == "hello")
+        if settled:
+            await tab.next(lambda f: f["kind"] == "unread_snapshot")
+        return tab
+
+    @staticmethod
+    def ok(response: httpx.Response, status: int = 200) -> Any:
+        assert response.status_code == status, f"{response.status_code}: {response.text}"
+        return response.json() if response.content else None
+
+    async def close(self) -> None:
+        for tab in self.tabs:
+            await tab.close()
+        for client in self._clients:
+            await client.aclose()
+        if self._producer:
+            await self._producer.stop()
+
+
+@pytest.fixture
+async def team(live_stack: LiveStack) -> AsyncIterator[Team]:
+    crew = Team(live_stack)
+    yield crew
+    await crew.close()
+
+
+@pytest.fixture
+async def other_team(live_stack: LiveStack) -> AsyncIterator[Team]:
+    crew = Team(live_stack)
+    yield crew
+    await crew.close()

@@ -1,0 +1,62 @@
+"""Issue events reach every connected staff member of that tenant, with the status colours, and nobody else."""
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from relay_contracts import new_event
+from relay_contracts.customer_messages import Channel
+from relay_contracts.issues import IssueAssigned, IssueClosed, IssueOpened, IssueSnapshot, IssueStatus, StaffRef
+
+
+def _issue(*, status: IssueStatus, assignee: StaffRef | None = None, closed_by: StaffRef | None = None
+           ) -> IssueSnapshot:
+    now = datetime.now(UTC)
+    return IssueSnapshot(issue_id="iss_1", number=7, customer_id="cus_jane", customer_name="Jane Doe",
+                         channel=Channel.SMS, status=status, assignee=assignee, closed_by=closed_by,
+                         summary="Is my suit ready?", opened_at=now, updated_at=now)
+
+
+async def test_issue_events_go_to_all_staff_of_the_tenant_with_status_colours(team, other_team, live_stack) -> None:
+    await team.hire("Alice Martin", "Bob Chen")
+    await other_team.hire("Mallory Black")
+    alice = await team.open_tab("alice", replica="a")
+    bob = await team.open_tab("bob", replica="b")
+    mallory = await other_team.open_tab("mallory", replica="a")
+    alice_ref = StaffRef(id=team.id("alice"), name="Alice Martin")
+    bob_ref = StaffRef(id=team.id("bob"), name="Bob Chen")
+
+    received_at = datetime.now(UTC) - timedelta(milliseconds=5)
+    await team.publish(new_event(IssueOpened(issue=_issue(status=IssueStatus.UNASSIGNED), inbound_message_id="in_1",
+                                             text="Is my suit ready?", received_at=received_at),
+                                 tenant_id=team.tenant_id, producer="issues"))
+    for tab in (alice, bob):
+        opened = await tab.next(lambda f: f.get("type") == "issue.opened")
+        assert opened["payload"]["issue"]["issue_id"] == "iss_1"
+        assert opened["display"] == {"status": "unassigned", "colour": "red", "label": "Unassigned",
+                                     "assignee": None, "closed_by": None}
+        toast = await tab.next(lambda f: f["kind"] == "toast" and f.get("issue_id") == "iss_1")
+        assert (toast["title"], toast["body"], toast["where"]) == (
+            "New message from Jane Doe", "Is my suit ready?", "Customer Messages")
+
+    await team.publish(new_event(IssueAssigned(issue=_issue(status=IssueStatus.ASSIGNED, assignee=bob_ref),
+                                               actor=alice_ref), tenant_id=team.tenant_id, producer="issues"))
+    for tab in (alice, bob):
+        assigned = await tab.next(lambda f: f.get("type") == "issue.assigned")
+        assert (assigned["display"]["colour"], assigned["display"]["label"]) == ("blue", "Assigned to Bob Chen")
+    assigned_toast = await bob.next(lambda f: f["kind"] == "toast" and f["title"].startswith("Alice Martin assigned"))
+    assert assigned_toast["title"] == "Alice Martin assigned you Jane Doe's issue"
+
+    await team.publish(new_event(IssueClosed(issue=_issue(status=IssueStatus.CLOSED, closed_by=bob_ref),
+                                             actor=bob_ref), tenant_id=team.tenant_id, producer="issues"))
+    for tab in (alice, bob):
+        closed = await tab.next(lambda f: f.get("type") == "issue.closed")
+        assert (closed["display"]["colour"], closed["display"]["label"]) == ("green", "Closed by Bob Chen")
+
+    await alice.settle()
+    assert len([f for f in alice.of_kind("toast") if f.get("issue_id")]) == 1  # assigning Bob toasts Bob only
+    await mallory.settle()  # same replica as Alice: another tenant's issue was never queued for Mallory
+    assert not [f for f in mallory.frames if "iss_1" in str(f)]
+    metrics = httpx.get(f"{live_stack.replicas['a'].url}/metrics").text
+    count = [line for line in metrics.splitlines() if line.startswith("relay_webhook_to_push_seconds_count")]
+    assert count and float(count[0].split()[1]) >= 1
