@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from relay_stack import containers
 from relay_stack.broker import EmbeddedBroker
 
 
@@ -21,3 +22,23 @@ def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
 def kafka_bootstrap(embedded_broker: EmbeddedBroker) -> str:
     """Bootstrap address of the session's broker."""
     return embedded_broker.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def real_mongodb_uri() -> Iterator[str]:
+    """A real MongoDB (MONGODB_URI, or a container where Docker runs); skipped, saying why, where neither is."""
+    try:
+        with containers.real_mongodb() as uri:
+            yield uri
+    except LookupError as reason:
+        pytest.skip(str(reason))
+
+
+@pytest.fixture(scope="session")
+def real_kafka_bootstrap() -> Iterator[str]:
+    """A real Apache Kafka (RELAY_TEST_KAFKA, or a KRaft container where Docker runs); skipped, saying why, where neither is."""
+    try:
+        with containers.real_kafka() as bootstrap:
+            yield bootstrap
+    except LookupError as reason:
+        pytest.skip(str(reason))

@@ -1,12 +1,8 @@
 """Invariants 1 and 2 under races: concurrent deliveries, a crash between write and commit, consumer rebalances."""
 
 import asyncio
-import os
-import shutil
-import subprocess
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -193,27 +189,14 @@ async def test_two_consumers_keep_one_open_issue_across_rebalances_and_a_crash_b
     assert {name for name, message_id in applied if message_id in ids[50:]} == {"B"}
 
 
-# --- the same with two real processes, when a real MongoDB can be shared ------------------------
-
-
-@pytest.fixture(scope="module")
-def shared_mongodb_uri() -> Iterator[str]:
-    """MONGODB_URI if given, else a MongoDB container when Docker runs; two processes cannot share the stand-in."""
-    if os.environ.get("MONGODB_URI"):
-        yield os.environ["MONGODB_URI"]
-        return
-    if not shutil.which("docker") or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        pytest.skip("needs MONGODB_URI or a Docker engine: two processes cannot share the in-process store")
-    mongodb = pytest.importorskip("testcontainers.mongodb", reason="testcontainers is not installed")
-    with mongodb.MongoDbContainer("mongo:7") as container:
-        yield container.get_connection_url()
+# --- the same with two real processes, when a real MongoDB can be shared (two processes cannot share the stand-in)
 
 
 @pytest.mark.docker
 async def test_two_issues_processes_keep_one_open_issue_when_one_is_killed_mid_stream(
-    kafka_bootstrap: str, shared_mongodb_uri: str
+    kafka_bootstrap: str, real_mongodb_uri: str
 ) -> None:
-    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "MONGODB_URI": shared_mongodb_uri,
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "MONGODB_URI": real_mongodb_uri,
            "RELAY_MONGODB_DATABASE": f"relay_issues_{uuid.uuid4().hex[:8]}",
            "RELAY_CONSUMER_GROUP": f"issues-kill-{uuid.uuid4().hex[:8]}"}
     first = ServiceProcess("issues-a", module="relay_issues", env=env).start()
@@ -224,7 +207,7 @@ async def test_two_issues_processes_keep_one_open_issue_when_one_is_killed_mid_s
     await producer.start()
     from pymongo import AsyncMongoClient
 
-    client = AsyncMongoClient(shared_mongodb_uri, tz_aware=True)
+    client = AsyncMongoClient(real_mongodb_uri, tz_aware=True)
     database = client[env["RELAY_MONGODB_DATABASE"]]
 
     async def applied_count(n: int) -> bool:
