@@ -1,15 +1,13 @@
 """Helpers for tests that drive Relay from outside: sign-in, signed webhooks, live WebSocket clients."""
 
-import asyncio
 import itertools
-import json
 import time
 from typing import Any
 
 import httpx
-import websockets
 
 from relay_stack import demo
+from relay_stack.frames import FrameCollector
 from relay_stack.signing import twilio_signature
 from relay_stack.stack import Stack
 
@@ -39,31 +37,8 @@ def post_twilio_sms(relay: Stack, tenant: demo.DemoTenant, *, from_number: str, 
     return httpx.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=15)
 
 
-class LiveClient:
+class LiveClient(FrameCollector):
     """A staff browser tab's WebSocket through the gateway, collecting every frame it is pushed."""
-
-    def __init__(self, connection: websockets.ClientConnection) -> None:
-        self.connection = connection
-        self.frames: list[dict[str, Any]] = []
-
-    async def next_matching(self, predicate: Any, *, timeout: float = 15.0) -> dict[str, Any]:
-        """The first frame (already received or arriving before the deadline) that matches."""
-        for frame in self.frames:
-            if predicate(frame):
-                return frame
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no matching frame within {timeout}s; got {self.frames[-5:]}")
-            try:
-                raw = await asyncio.wait_for(self.connection.recv(), timeout=remaining)
-            except TimeoutError:
-                continue
-            frame = json.loads(raw)
-            self.frames.append(frame)
-            if predicate(frame):
-                return frame
 
 
 def event_type_of(frame: dict[str, Any]) -> str | None:

@@ -1,8 +1,6 @@
 """Chat and two notify replicas as real processes on the session's broker; staff per test; real WebSocket tabs."""
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from relay_contracts import Envelope, new_event
 from relay_contracts.staff import StaffAccountSaved, StaffRole
 from relay_kit.auth import StaffPrincipal, issue_token
+from relay_stack.frames import FrameCollector
 from relay_stack.polling import eventually, eventually_sync
 from relay_stack.processes import ServiceProcess
 
@@ -76,32 +75,16 @@ def live_stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -
             process.stop()
 
 
-class Tab:
+class Tab(FrameCollector):
     """A browser tab's WebSocket to one notify replica, keeping every frame it is pushed."""
 
     def __init__(self, connection: websockets.ClientConnection, *, replica: str) -> None:
-        self.connection = connection
+        super().__init__(connection)
         self.replica = replica
-        self.frames: list[dict[str, Any]] = []
 
     async def next(self, predicate: Callable[[dict[str, Any]], bool], *, timeout: float = 10.0) -> dict[str, Any]:
         """The first frame, already received or arriving before the deadline, that matches."""
-        for frame in self.frames:
-            if predicate(frame):
-                return frame
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no matching frame within {timeout}s; last frames: {self.frames[-6:]}")
-            try:
-                raw = await asyncio.wait_for(self.connection.recv(), timeout=remaining)
-            except TimeoutError:
-                continue
-            frame = json.loads(raw)
-            self.frames.append(frame)
-            if predicate(frame):
-                return frame
+        return await self.next_matching(predicate, timeout=timeout)
 
     async def settle(self) -> None:
         """Ping and wait for the pong: every frame queued for this tab before now has arrived."""
