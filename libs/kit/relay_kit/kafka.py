@@ -1,6 +1,7 @@
 """Kafka through FastStream: one broker per service, typed events in, invalid ones dead-lettered."""
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Envelope[EventPayload]], Awaitable[None]]
 RETRY_BACKOFF_SECONDS = 0.5
+LAG_PROBE_TIMEOUT_SECONDS = 5.0
 
 
 def make_broker(*, bootstrap_servers: str, client_id: str) -> KafkaBroker:
@@ -151,3 +153,48 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *, repl
             await admin.create_topics(wanted)
     finally:
         await admin.close()
+
+
+async def measure_consumer_lag(broker: KafkaBroker, *, service: str) -> set[tuple[str, str, str, str]]:
+    """Set the lag gauge for every partition this broker's consumers own now; returns the label sets set."""
+    measured: set[tuple[str, str, str, str]] = set()
+    for subscriber in broker.subscribers:
+        consumer = getattr(subscriber, "consumer", None)
+        if consumer is None:  # not started, or stopped
+            continue
+        try:
+            partitions = list(consumer.assignment())
+            if not partitions:
+                continue
+            # asked of the broker: a consumer stuck on one event fetches nothing, so its highwater goes stale
+            newest = await asyncio.wait_for(consumer.end_offsets(partitions), LAG_PROBE_TIMEOUT_SECONDS)
+        except Exception:
+            log.debug("consumer lag not measured for %s", getattr(subscriber, "group_id", None), exc_info=True)
+            continue
+        for partition in partitions:
+            try:
+                position = await asyncio.wait_for(consumer.position(partition), LAG_PROBE_TIMEOUT_SECONDS)
+            except Exception:  # not positioned yet, or handed to another consumer meanwhile
+                continue
+            if partition not in newest:
+                continue
+            labels = (service, subscriber.group_id or "", partition.topic, str(partition.partition))
+            metrics.CONSUMER_LAG.labels(*labels).set(max(0, newest[partition] - position))
+            measured.add(labels)
+    return measured
+
+
+async def keep_consumer_lag_fresh(broker: KafkaBroker, *, service: str, every: float) -> None:
+    """Measure consumer lag forever (a background job); partitions this process no longer owns stop being shown."""
+    shown: set[tuple[str, str, str, str]] = set()
+    while True:
+        try:
+            measured = await measure_consumer_lag(broker, service=service)
+        except Exception:
+            log.warning("measuring consumer lag failed; retrying", exc_info=True)
+            measured = shown
+        for labels in shown - measured:
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(*labels)
+        shown = measured
+        await asyncio.sleep(every)

@@ -36,6 +36,11 @@ EVENT_AGE = Histogram(
 OUTBOX_PENDING = Gauge(
     "relay_outbox_pending_events", "Stored changes whose event is not yet published", ["service"]
 )
+CONSUMER_LAG = Gauge(
+    "relay_consumer_lag",
+    "Events waiting for this consumer: the partition's newest offset minus the consumer's position",
+    ["service", "group", "topic", "partition"],
+)
 
 
 def install_http_metrics(app: FastAPI, *, service: str) -> None:

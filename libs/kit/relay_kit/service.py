@@ -74,6 +74,9 @@ def service_app(
         tasks = []
         if runtime.outbox:
             tasks.append(asyncio.create_task(runtime.outbox.run(every=runtime.settings.outbox_sweep_seconds)))
+        if runtime.broker_started:
+            tasks.append(asyncio.create_task(kafka.keep_consumer_lag_fresh(
+                runtime.broker, service=runtime.service, every=runtime.settings.consumer_lag_refresh_seconds)))
         tasks.extend(asyncio.create_task(job()) for job in runtime.background)
         log.info("%s ready on %s:%s", runtime.service, runtime.settings.http_host, runtime.settings.http_port)
         try:

@@ -36,6 +36,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     outbox_sweep_seconds: float = 1.0
+    consumer_lag_refresh_seconds: float = Field(default=5.0, gt=0, description="how often consumer lag is measured")
     max_body_bytes: int = 1_000_000
 
     @property
