@@ -60,9 +60,11 @@ def subscribe(
     group_id: str,
     service: str,
     auto_offset_reset: str = "earliest",
+    fetch_max_wait_ms: int = 500,
 ) -> None:
     """Register a handler for a topic: decode, dead-letter invalid events, commit only after the handler."""
-    subscribe_each(broker, {topic: handler}, group_id=group_id, service=service, auto_offset_reset=auto_offset_reset)
+    subscribe_each(broker, {topic: handler}, group_id=group_id, service=service, auto_offset_reset=auto_offset_reset,
+                   fetch_max_wait_ms=fetch_max_wait_ms)
 
 
 def subscribe_each(
@@ -72,6 +74,7 @@ def subscribe_each(
     group_id: str,
     service: str,
     auto_offset_reset: str = "earliest",
+    fetch_max_wait_ms: int = 500,
 ) -> None:
     """One consumer in the group for several topics, each event going to its topic's handler (one group join)."""
     by_name = {topic.name: (topic, handler) for topic, handler in handlers.items()}
@@ -84,6 +87,7 @@ def subscribe_each(
         group_id=group_id,
         auto_offset_reset=auto_offset_reset,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         decoder=raw_body,
         title=f"{service}:{','.join(by_name)}",
     )

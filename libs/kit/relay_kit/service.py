@@ -51,6 +51,7 @@ class Runtime:
 
     def subscribe(self, topic: Any, handler: kafka.EventHandler, *, group_id: str, **options: Any) -> None:
         """Consume a topic in a consumer group; see `relay_kit.kafka.subscribe`."""
+        options.setdefault("fetch_max_wait_ms", self.settings.consumer_fetch_max_wait_ms)
         kafka.subscribe(self.broker, topic, handler, group_id=group_id, service=self.service, **options)
 
 

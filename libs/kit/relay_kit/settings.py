@@ -36,6 +36,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     outbox_sweep_seconds: float = 1.0
+    consumer_fetch_max_wait_ms: int = Field(
+        default=10, ge=1,
+        description="longest a consumer's fetch waits for data: the embedded broker answers a fetch only when this "
+        "runs out, so it bounds each hop's latency there; a real Kafka answers as soon as data arrives (500 is fine)",
+    )
     consumer_lag_refresh_seconds: float = Field(default=5.0, gt=0, description="how often consumer lag is measured")
     max_body_bytes: int = 1_000_000
 

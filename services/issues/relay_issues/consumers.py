@@ -37,4 +37,5 @@ def register(runtime: Runtime, *, group_id: str) -> None:
             await flows.save_staff_member(database=database, event=event)
 
     handlers = {INBOUND_MESSAGES: on_inbound_message, DELIVERY_STATUS: on_delivery_status, STAFF_EVENTS: on_staff_event}
-    kafka.subscribe_each(runtime.broker, handlers, group_id=group_id, service=runtime.service)
+    kafka.subscribe_each(runtime.broker, handlers, group_id=group_id, service=runtime.service,
+                         fetch_max_wait_ms=runtime.settings.consumer_fetch_max_wait_ms)

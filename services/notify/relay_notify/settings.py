@@ -25,5 +25,3 @@ class NotifySettings(ServiceSettings):
     members_cache_seconds: float = 60.0
     send_queue_limit: int = Field(default=1000, ge=10, description="frames waiting for one slow tab before it is cut")
     consumer_session_timeout_ms: int = 10_000
-    consumer_fetch_max_wait_ms: int = Field(
-        default=10, ge=1, description="longest a fetch waits; the embedded broker answers only when it runs out")
