@@ -71,3 +71,16 @@ async def test_another_tenants_issue_is_never_returned(relay: Stack, demo_tenant
 
 def _issues(body: dict | list) -> list[dict]:
     return body if isinstance(body, list) else body.get("issues", body.get("items", []))
+
+
+def test_provider_settings_are_provisioned_through_the_gateway_with_the_admin_token_only(
+    relay: Stack, demo_tenant: demo.DemoTenant
+) -> None:
+    url = f"{relay.gateway_url}/api/tenants/{demo_tenant.tenant_id}"
+    staff = sign_in(relay, tenant=demo_tenant.tenant_id, username="alice")
+    for headers in ({}, {"authorization": f"Bearer {staff}"}):
+        assert httpx.get(url, headers=headers).status_code == 403
+    settings = httpx.get(url, headers={"authorization": f"Bearer {relay.admin_token}"})
+    assert settings.status_code == 200
+    assert settings.json()["twilio"]["phone_number"] == demo_tenant.secrets.twilio_phone_number
+    assert demo_tenant.secrets.twilio_auth_token not in settings.text, "secrets are masked"

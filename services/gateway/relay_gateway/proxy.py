@@ -12,8 +12,8 @@ from relay_kit.errors import NotFound, Unavailable
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-# Which service answers which area of the API (its setting holds the address).
-AREAS = {"issues": "issues_url", "chat": "chat_url", "customers": "ingest_url"}
+# Which service answers which area of the API (its setting holds the address); `tenants` = providers' settings.
+AREAS = {"issues": "issues_url", "chat": "chat_url", "customers": "ingest_url", "tenants": "ingest_url"}
 FORWARDED_HEADERS = ("content-type", "accept", "x-correlation-id", "x-request-id")
 WEBHOOK_DROPPED_HEADERS = {"host", "cookie", "connection", "content-length", "transfer-encoding", "keep-alive",
                            "upgrade", "te", "trailer", "proxy-authorization"}
