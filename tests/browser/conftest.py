@@ -1,9 +1,14 @@
 """Headless Debian Chromium driven by Playwright (the browser is Debian's, never downloaded)."""
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from playwright.sync_api import Page
+
+from relay_stack import demo
+from relay_stack.stack import Stack
+from tests.browser import pages
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -21,3 +26,18 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def sign_in(browser, relay: Stack, demo_tenant: demo.DemoTenant) -> Iterator[Callable[[str], Page]]:
+    """Sign demo staff members in, each in their own browser context; the contexts close after the test."""
+    opened = []
+
+    def open_as(username: str) -> Page:
+        page = pages.sign_in(browser, relay, username)
+        opened.append(page.context)
+        return page
+
+    yield open_as
+    for context in opened:
+        context.close()

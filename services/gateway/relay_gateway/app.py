@@ -2,7 +2,6 @@
 
 import httpx
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from relay_gateway import api, live, proxy, store, ui
 from relay_kit.store import apply_indexes
@@ -25,5 +24,5 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         runtime, title="Relay gateway", routers=[api.router, live.router, ui.router, proxy.router], prepare=prepare
     )
     app.state.upstream = upstream
-    app.mount("/static", StaticFiles(directory=ui.STATIC), name="static")
+    app.mount("/static", ui.RevalidatedStaticFiles(directory=ui.STATIC), name="static")
     return app

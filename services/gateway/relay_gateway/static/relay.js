@@ -1,20 +1,40 @@
 // Relay's Messages module: issues feed, Issue Tracker, channels and private messages, live over one WebSocket.
 import { api, ApiError } from "/static/api.js";
 import { renderIssueCard, openIssue, openCustomer } from "/static/issues.js";
-import { openConversation, renderConversationList, applyChatFrame } from "/static/chat.js";
+import {
+  applyChatEvent, applyPresence, applyTyping, applyUnread, isFeed, leaveConversation, markOpenConversationRead,
+  newChannelDialog, newPrivateDialog, openConversation, refreshConversations, renderConversationList, savePosition,
+} from "/static/chat.js";
 import { el, toast, closeLightbox } from "/static/ui.js";
+
+const RECONNECT_FIRST_MS = 500;
+const RECONNECT_MOST_MS = 10000;
+const PING_EVERY_MS = 25000;
+const APPLIED_KEPT = 5000;
+// Frames that say something about the connection itself; everything else waits until the page has its state.
+const CONNECTION_FRAMES = new Set(["hello", "reload", "caught_up", "pong", "error"]);
 
 const state = {
   me: null,
   staff: [],
   conversations: [],
+  presence: {},          // staff id -> "online" | "away" (absent: offline)
   view: null,            // {kind: "feed"|"tracker"|"conversation", id?}
+  open: null,            // the conversation on screen: {id, conversation, firstUnread, oldestSeq, lastSeq}
+  loading: null,         // the conversation being opened, and chat events that arrived meanwhile
+  drafts: new Map(),     // conversation id -> unsent text
   feedFilter: "open",
-  lastEventId: localStorage.getItem("relay.lastEventId") || null,
+  feedUnread: 0,         // customer messages that arrived while the feed was not on screen
+  lastEventId: null,     // sent as ?since= when the socket reconnects
+  applied: new Set(),    // kind:event_id of frames already applied (a replay may repeat them)
+  appliedOrder: [],
   socket: null,
-  reconnectDelay: 500,
+  reconnectDelay: RECONNECT_FIRST_MS,
+  ready: false,
+  waiting: [],
+  send: sendLive,
 };
-window.relayState = state; // for debugging in the browser console
+window.relayState = state; // for looking at the state in the browser console
 
 async function start() {
   try {
@@ -23,14 +43,23 @@ async function start() {
   } catch (error) {
     return showSignIn();
   }
+  Object.assign(state, { conversations: [], presence: {}, view: null, open: null, feedUnread: 0, lastEventId: null,
+    ready: false, waiting: [], drafts: new Map() });
   document.getElementById("sign-in").hidden = true;
   document.getElementById("messages").hidden = false;
   document.getElementById("me-name").textContent = state.me.display_name;
-  state.staff = (await api("GET", "/api/staff")).staff;
-  await refreshConversations();
-  connectLive();
-  const saved = await savedPosition();
-  route(location.hash || saved || "#feed");
+  document.getElementById("presence-dot").dataset.presenceOf = state.me.staff_id;
+  try {
+    state.staff = (await api("GET", "/api/staff")).staff;
+    connectLive();
+    await refreshConversations(state);
+    const target = location.hash || await savedPosition() || "#feed";
+    if (!location.hash) history.replaceState(null, "", target);
+    await route(target);
+  } finally {
+    state.ready = true;
+    for (const frame of state.waiting.splice(0)) onFrame(frame);
+  }
 }
 
 function showSignIn() {
@@ -45,59 +74,82 @@ document.getElementById("sign-in-form").addEventListener("submit", async (event)
   error.textContent = "";
   try {
     await api("POST", "/api/session", Object.fromEntries(form));
-    await start();
   } catch (e) {
     error.textContent = e instanceof ApiError ? e.message : "Could not sign in.";
+    return;
   }
+  await start();
 });
 
 document.getElementById("sign-out").addEventListener("click", async () => {
-  await api("DELETE", "/api/session");
-  state.socket?.close();
-  location.hash = "";
-  showSignIn();
+  await api("DELETE", "/api/session").catch(() => null);
+  signedOut();
 });
 
-window.addEventListener("hashchange", () => route(location.hash));
+function signedOut() {
+  state.me = null;
+  const socket = state.socket;
+  state.socket = null;
+  socket?.close();
+  leaveConversation(state);
+  Object.assign(state, { conversations: [], view: null, feedUnread: 0 });
+  renderConversationList(state);
+  history.replaceState(null, "", location.pathname);
+  for (const id of ["main", "channel-list", "private-list", "toasts"]) document.getElementById(id).replaceChildren();
+  showSignIn();
+}
+
+window.addEventListener("hashchange", () => { if (state.me) route(location.hash); });
 document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeLightbox(); });
 document.getElementById("lightbox").addEventListener("click", (e) => { if (e.target.id === "lightbox") closeLightbox(); });
-document.addEventListener("visibilitychange", () => sendLive({ kind: document.hidden ? "away" : "active" }));
+document.getElementById("new-channel").addEventListener("click", () => newChannelDialog(state));
+document.getElementById("new-private").addEventListener("click", () => newPrivateDialog(state));
+document.addEventListener("visibilitychange", () => {
+  sendLive({ kind: document.hidden ? "away" : "active" });
+  if (!state.me) return;
+  renderConversationList(state);
+  if (!document.hidden) markOpenConversationRead(state);
+});
 
 async function savedPosition() {
   try {
     const position = await api("GET", "/api/chat/me/position");
-    return position && position.conversation_id ? `#c/${position.conversation_id}` : null;
+    if (!position?.conversation_id) return null;
+    return isFeed(position.conversation) ? "#feed" : `#c/${position.conversation_id}`;
   } catch { return null; }
 }
 
-export async function refreshConversations() {
-  try {
-    const body = await api("GET", "/api/chat/conversations");
-    state.conversations = body.conversations || body;
-  } catch { state.conversations = []; }
-  renderConversationList(state);
-}
-
-function route(hash) {
+async function route(hash) {
+  leaveConversation(state);
   document.querySelectorAll(".sidebar a.active").forEach((a) => a.classList.remove("active"));
   if (hash.startsWith("#c/")) {
-    const id = hash.slice(3);
-    state.view = { kind: "conversation", id };
-    document.querySelector(`.sidebar a[data-conversation="${CSS.escape(id)}"]`)?.classList.add("active");
-    return openConversation(state, id);
+    const id = decodeURIComponent(hash.slice(3));
+    if (!isFeed(state.conversations.find((c) => c.conversation_id === id))) {
+      state.view = { kind: "conversation", id };
+      renderConversationList(state);
+      return openConversation(state, id);
+    }
+    hash = "#feed";
   }
   const kind = hash === "#tracker" ? "tracker" : "feed";
   state.view = { kind };
+  if (kind === "feed") {
+    state.feedUnread = 0;
+    const feed = state.conversations.find(isFeed);
+    if (feed) savePosition(feed.conversation_id, 0);
+  }
+  renderConversationList(state);
   document.getElementById(`nav-${kind}`).classList.add("active");
   return renderIssues(kind);
 }
 
-export async function renderIssues(kind = state.view?.kind) {
+async function renderIssues(kind = state.view?.kind) {
   const main = document.getElementById("main");
   const filters = ["open", "unassigned", "assigned", "closed"];
   const title = kind === "tracker" ? "Issue Tracker — assigned to me" : "Customer Messages";
   const path = kind === "tracker" ? "/api/issues/mine" : `/api/issues?status=${state.feedFilter}`;
   const body = await api("GET", path);
+  if (state.view?.kind !== kind) return; // the user went elsewhere meanwhile
   const issues = body.issues || body.items || body;
   const list = el("div", { class: "feed", id: "issue-feed" });
   if (!issues.length) list.append(el("p", { class: "empty" }, kind === "tracker" ? "Nothing assigned to you." : "No customer messages here."));
@@ -118,7 +170,7 @@ const issueActions = {
   async reopen(issue) { await act(`/api/issues/${issue.issue_id}/reopen`); },
   assign(issue) { return openIssue(issue.issue_id, state, issueActions); },
   customer(issue) { return openCustomer(issue.customer_id); },
-  refresh() { return state.view?.kind !== "conversation" ? renderIssues() : null; },
+  refresh() { return state.view && state.view.kind !== "conversation" ? renderIssues() : null; },
 };
 
 async function act(path, body) {
@@ -134,48 +186,121 @@ async function act(path, body) {
 
 function connectLive() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const since = state.lastEventId ? `?since=${encodeURIComponent(state.lastEventId)}` : "";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws${since}`);
+  const since = state.lastEventId;
+  const socket = new WebSocket(`${scheme}://${location.host}/ws${since ? `?since=${encodeURIComponent(since)}` : ""}`);
+  socket.resumed = Boolean(since);        // notify replays what this page missed
+  socket.afterLoading = state.ready;        // the page has state that may have gone stale meanwhile
   state.socket = socket;
-  socket.onopen = () => { state.reconnectDelay = 500; document.body.dataset.live = "on"; };
-  socket.onmessage = (message) => onFrame(JSON.parse(message.data));
-  socket.onclose = () => {
-    document.body.dataset.live = "off";
-    if (state.me) setTimeout(connectLive, state.reconnectDelay);
-    state.reconnectDelay = Math.min(state.reconnectDelay * 2, 10000);
+  socket.onopen = () => {
+    state.reconnectDelay = RECONNECT_FIRST_MS;
+    socket.opened = true;
+    document.body.dataset.live = "on";
+    if (document.hidden) sendLive({ kind: "away" });
   };
+  socket.onmessage = (message) => {
+    if (state.socket === socket) onFrame(JSON.parse(message.data));
+  };
+  socket.onclose = () => {
+    if (state.socket !== socket) return; // replaced or signed out
+    document.body.dataset.live = "off";
+    const delay = socket.reloadNow ? 0 : state.reconnectDelay;
+    state.reconnectDelay = Math.min(state.reconnectDelay * 2, RECONNECT_MOST_MS);
+    setTimeout(() => reconnect(socket), delay);
+  };
+}
+
+async function reconnect(closed) {
+  if (state.socket !== closed || !state.me) return;
+  if (!closed.opened) {
+    // The handshake failed: maybe the session ended rather than the connection.
+    try { await api("GET", "/api/session"); }
+    catch (error) { if (error.status === 401) return signedOut(); }
+  }
+  if (state.socket === closed && state.me) connectLive();
 }
 
 export function sendLive(frame) {
   if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(frame));
 }
 
+setInterval(() => sendLive({ kind: "ping" }), PING_EVERY_MS);
+
 function onFrame(frame) {
+  const kind = frame.kind;
+  if (!state.ready && !CONNECTION_FRAMES.has(kind)) { state.waiting.push(frame); return; }
   if (frame.event_id) {
+    const key = `${kind}:${frame.event_id}`;
+    if (state.applied.has(key)) return; // replayed after a reconnect, or pushed twice
+    state.applied.add(key);
+    state.appliedOrder.push(key);
+    if (state.appliedOrder.length > APPLIED_KEPT) state.applied.delete(state.appliedOrder.shift());
     state.lastEventId = frame.event_id;
-    localStorage.setItem("relay.lastEventId", frame.event_id);
   }
-  const kind = frame.kind || "event";
-  if (kind === "reload") { state.lastEventId = null; localStorage.removeItem("relay.lastEventId"); return location.reload(); }
-  if (kind === "toast") return showToast(frame);
-  const type = frame.type || "";
-  if (type.startsWith("issue.")) {
-    if (state.view?.kind !== "conversation") issueActions.refresh();
-    document.dispatchEvent(new CustomEvent("relay:issue", { detail: frame }));
-    return;
+  switch (kind) {
+    case "hello":
+      // A connection that cannot catch up (no event seen yet, or after `reload`) brings fresh state instead.
+      if (state.socket.afterLoading && !state.socket.resumed) refetch();
+      return;
+    case "reload":
+      state.lastEventId = null;
+      state.socket.reloadNow = true;
+      state.socket.close();
+      return;
+    case "event":
+      if ((frame.type || "").startsWith("issue.")) return onIssueEvent(frame);
+      return applyChatEvent(state, frame);
+    case "toast":
+      return showToast(frame);
+    case "unread":
+    case "unread_snapshot":
+      return applyUnread(state, frame);
+    case "presence":
+    case "presence_snapshot":
+      return applyPresence(state, frame);
+    case "typing":
+      return applyTyping(state, frame);
+    case "error":
+      console.warn("live updates:", frame.message);
+      return;
+    default:
+      return; // caught_up, pong
   }
-  applyChatFrame(state, frame);
+}
+
+async function refetch() {
+  await refreshConversations(state);
+  if (state.view?.kind === "conversation") await openConversation(state, state.view.id);
+  else if (state.view) await renderIssues();
+}
+
+function onIssueEvent(frame) {
+  if (state.view && state.view.kind !== "conversation") issueActions.refresh();
+  document.dispatchEvent(new CustomEvent("relay:issue", { detail: frame }));
 }
 
 function showToast(frame) {
-  const target = frame.conversation_id ? `#c/${frame.conversation_id}` : frame.issue_id ? "#feed" : null;
+  const open = frame.open || (frame.conversation_id ? { conversation_id: frame.conversation_id }
+    : frame.issue_id ? { issue_id: frame.issue_id } : null);
+  if (open?.conversation_id && state.open?.id === open.conversation_id && !document.hidden) return; // on screen already
+  if (open?.issue_id && state.view?.kind !== "feed") {
+    state.feedUnread += 1;
+    renderConversationList(state);
+  }
   toast({
-    title: frame.title, where: frame.where || frame.conversation_name, body: frame.body,
-    onclick: () => {
-      if (frame.issue_id) openIssue(frame.issue_id, state, issueActions);
-      if (target) location.hash = target;
-    },
+    title: frame.title, where: frame.where || frame.conversation_name, body: frame.body, mention: frame.mention,
+    dataset: { conversationId: open?.conversation_id || "", issueId: open?.issue_id || "" },
+    onclick: () => openTarget(open),
   });
+}
+
+function openTarget(open) {
+  if (open?.conversation_id) {
+    const hash = `#c/${open.conversation_id}`;
+    if (location.hash === hash) route(hash); else location.hash = hash;
+  } else if (open?.issue_id) {
+    if (location.hash !== "#feed") location.hash = "#feed";
+    openIssue(open.issue_id, state, issueActions);
+  }
 }
 
 start();

@@ -1,4 +1,7 @@
-// Small DOM helpers: elements, toasts, the lightbox, times.
+// Elements, toasts, the lightbox and times for the other modules.
+const TOAST_SHOWN_MS = 10000;
+const TOASTS_KEPT = 5;
+
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes || {})) {
@@ -11,11 +14,15 @@ export function el(tag, attributes = {}, ...children) {
   return node;
 }
 
-export function toast({ title, where, body, onclick }) {
-  const box = el("div", { class: "toast", role: "status", onclick: () => { box.remove(); onclick?.(); } },
-    where ? el("div", { class: "where" }, where) : "", el("strong", {}, title || ""), body ? el("div", {}, body) : "");
-  document.getElementById("toasts").prepend(box);
-  setTimeout(() => box.remove(), 8000);
+// A toast in the top-right corner: where it happened, who or what, a line of text; a click opens it.
+export function toast({ title, where, body, onclick, mention = false, dataset = {} }) {
+  const box = el("div", { class: `toast${mention ? " mention" : ""}`, role: "status", dataset, onclick: () => { box.remove(); onclick?.(); } },
+    el("button", { class: "link dismiss", "aria-label": "Dismiss", onclick: (e) => { e.stopPropagation(); box.remove(); } }, "✕"),
+    where ? el("div", { class: "where" }, where) : "", el("strong", { class: "title" }, title || ""), body ? el("div", { class: "body" }, body) : "");
+  const shelf = document.getElementById("toasts");
+  shelf.prepend(box);
+  while (shelf.children.length > TOASTS_KEPT) shelf.lastElementChild.remove();
+  setTimeout(() => box.remove(), TOAST_SHOWN_MS);
 }
 
 export function openLightbox(...children) {
