@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from relay_stack import demo
-from relay_stack.broker import EmbeddedBroker
 from relay_stack.sandbox import ProviderSandbox
 from relay_stack.stack import Stack
 
@@ -19,11 +18,14 @@ def provider_sandbox() -> Iterator[ProviderSandbox]:
 
 
 @pytest.fixture(scope="session")
-def relay(embedded_broker: EmbeddedBroker, provider_sandbox: ProviderSandbox,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Every service as its own process plus the gateway, sharing the session's broker."""
+def relay(provider_sandbox: ProviderSandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Every service as its own process plus the gateway, on a broker of their own.
+
+    Not the session's shared broker: the services' own suites leave their processes consuming it until the
+    session ends, and an issues process of theirs would open a second copy of every demo issue.
+    """
     log_dir = Path(tmp_path_factory.mktemp("relay-logs"))
-    stack = Stack(bootstrap_servers=embedded_broker.bootstrap_servers, log_dir=log_dir).start()
+    stack = Stack(log_dir=log_dir).start()
     try:
         yield stack
     finally:
