@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--log-dir", type=Path, default=Path(".relay/logs"), help="where each process logs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for chatty in ("httpx", "mail.log"):  # each HTTP call and SMTP session of the runner itself: not news here
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
     sandbox = ProviderSandbox().start()
     # The gateway is the one address people use; the services behind it take any free port.
