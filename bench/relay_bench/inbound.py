@@ -23,6 +23,8 @@ class InboundResult:
     sustained_count: int
     sustained_concurrency: int
     all_pushed_seconds: float
+    first_hundred_per_second: float
+    last_hundred_per_second: float
 
 
 class _PushWatcher:
@@ -71,11 +73,12 @@ async def measure_inbound(stack: Stack, tenant: demo.DemoTenant, *, latency_samp
             watcher = _PushWatcher(connection)
             try:
                 latencies = await _latency_run(client, stack, tenant, watcher, samples=latency_samples)
-                rate, pushed = await _sustained_run(client, stack, tenant, watcher, count=sustained_count,
-                                                    concurrency=concurrency)
+                burst = await _sustained_run(client, stack, tenant, watcher, count=sustained_count,
+                                             concurrency=concurrency)
             finally:
                 watcher.close()
-    return InboundResult(LatencySummary.of(latencies), rate, sustained_count, concurrency, pushed)
+    return InboundResult(LatencySummary.of(latencies), burst.rate, sustained_count, concurrency, burst.pushed,
+                         burst.rate_of_first(100), burst.rate_of_last(100))
 
 
 async def _latency_run(client: httpx.AsyncClient, stack: Stack, tenant: demo.DemoTenant, watcher: _PushWatcher,
@@ -93,8 +96,29 @@ async def _latency_run(client: httpx.AsyncClient, stack: Stack, tenant: demo.Dem
     return latencies
 
 
+@dataclass(frozen=True)
+class _Burst:
+    started: float
+    accepted_at: list[float]  # when each webhook was answered, in order
+    pushed: float
+
+    @property
+    def rate(self) -> float:
+        return len(self.accepted_at) / (self.accepted_at[-1] - self.started)
+
+    def rate_of_first(self, count: int) -> float:
+        """Webhooks per second over the first `count` answers of the burst (the store still nearly empty)."""
+        count = min(count, len(self.accepted_at))
+        return count / (self.accepted_at[count - 1] - self.started)
+
+    def rate_of_last(self, count: int) -> float:
+        """Webhooks per second over the last `count` answers of the burst (the store at its fullest)."""
+        count = min(count, len(self.accepted_at) - 1)
+        return count / (self.accepted_at[-1] - self.accepted_at[-count - 1])
+
+
 async def _sustained_run(client: httpx.AsyncClient, stack: Stack, tenant: demo.DemoTenant, watcher: _PushWatcher,
-                         *, count: int, concurrency: int) -> tuple[float, float]:
+                         *, count: int, concurrency: int) -> _Burst:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(count):
         queue.put_nowait(index)
@@ -106,10 +130,11 @@ async def _sustained_run(client: httpx.AsyncClient, stack: Stack, tenant: demo.D
                                       body=f"bench-2-{index} burst", sid=f"SMbenchrun{index:024d}")
             response = await client.post(url, data=form, headers=headers)
             response.raise_for_status()
+            accepted_at.append(time.perf_counter())
 
+    accepted_at: list[float] = []
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    accepted = time.perf_counter() - started
     await watcher.wait_for([f"2-{i}" for i in range(count)], timeout=120)
     pushed = max(watcher.arrivals[f"2-{i}"] for i in range(count)) - started
-    return count / accepted, pushed
+    return _Burst(started=started, accepted_at=accepted_at, pushed=pushed)
