@@ -89,6 +89,8 @@ async def test_the_outbox_keeps_events_with_their_change_until_published(databas
         published.append(event.payload.message_id)
 
     box = Outbox(service="test", publish=publish, collections=[things])
+    await box.prepare()
+    assert "outbox_pending" in await things.index_information()
     first, second = (_inbound(tenant_id="t", customer_id="c", text=t) for t in ("a", "b"))
     await things.insert_one(outbox.with_events({"_id": 1}, [first]))
     await things.update_one({"_id": 1}, {"$set": {"x": 1}, "$push": outbox.push_events([second])})

@@ -15,12 +15,18 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ASCENDING, IndexModel
+
 from relay_contracts import Envelope, parse_event
 from relay_kit import metrics
 
 log = logging.getLogger(__name__)
 
 FIELD = "_outbox"
+PENDING_SINCE = f"{FIELD}.stored_at"
+# Only documents with pending events have entries here, so the sweeper never scans a whole collection.
+PENDING_INDEX = IndexModel([(PENDING_SINCE, ASCENDING)], name="outbox_pending")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Publish = Callable[[Envelope[Any]], Awaitable[None]]
 
 
@@ -47,6 +53,11 @@ class Outbox:
         self._collections = list(collections)
         self._lock = asyncio.Lock()
 
+    async def prepare(self) -> None:
+        """Declare the index the sweeper finds pending events by (idempotent, at start)."""
+        for collection in self._collections:
+            await collection.create_indexes([PENDING_INDEX])
+
     async def flush(self, collection: Any, document_id: Any) -> None:
         """Publish the pending events of one document (right after the write that stored them)."""
         document = await collection.find_one({"_id": document_id}, {FIELD: 1})
@@ -60,7 +71,7 @@ class Outbox:
             cutoff = datetime.now(UTC) - older_than
             pending_total = 0
             for collection in self._collections:
-                cursor = collection.find({f"{FIELD}.0": {"$exists": True}}, {FIELD: 1})
+                cursor = collection.find({PENDING_SINCE: {"$gte": _EPOCH}}, {FIELD: 1})
                 async for document in cursor:
                     pending_total += len(document[FIELD])
                     if document[FIELD][0]["stored_at"].replace(tzinfo=UTC) <= cutoff:

@@ -69,6 +69,8 @@ def service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if prepare:
             await prepare(runtime.database)
+        if runtime.outbox:
+            await runtime.outbox.prepare()
         if start_broker:
             await runtime.broker.start()
             runtime.broker_started = True

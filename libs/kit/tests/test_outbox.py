@@ -58,3 +58,21 @@ async def test_sweeper_leaves_fresh_events_to_the_writer() -> None:
     box = Outbox(service="test", publish=lambda e: None, collections=[collection])  # type: ignore[arg-type]
     await collection.insert_one(outbox.with_events({"_id": 1, "at": datetime.now(UTC)}, [_event("a")]))
     assert await box.sweep(older_than=timedelta(minutes=5)) == 0
+
+
+async def test_the_sweeper_finds_pending_events_through_its_index() -> None:
+    collection = StandInClient()["db"]["things"]
+    published = []
+
+    async def publish(event) -> None:
+        published.append(event.payload.staff_id)
+
+    box = Outbox(service="test", publish=publish, collections=[collection])
+    await box.prepare()
+    await box.prepare()
+    assert "outbox_pending" in await collection.index_information()
+    await collection.insert_one(outbox.with_events({"_id": 1}, [_event("a")]))
+    await collection.insert_one({"_id": 2, "_outbox": []})
+    await collection.insert_one({"_id": 3})
+    assert await box.sweep(older_than=timedelta(0)) == 1
+    assert published == ["a"]
