@@ -7,51 +7,13 @@ from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
 from relay_stack import demo
 from relay_stack.stack import Stack
-from tests.browser.pages import TIMEOUT_MS
+from tests.browser.pages import TIMEOUT_MS, create_channel, message, post, sidebar_entry, start_private
 
 RED = "rgb(217, 48, 37)"
 
 
 def _unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def _create_channel(page: Page, name: str, *, members: list[str]) -> str:
-    """Create a channel through the "+" next to Channels; it opens at once. Its conversation id."""
-    page.locator("#new-channel").click()
-    form = page.get_by_role("form", name="New channel")
-    form.get_by_label("Name", exact=True).fill(name)
-    for member in members:
-        form.get_by_label(member).check()
-    form.get_by_role("button", name="Create channel").click()
-    expect(page.locator("#conversation-header h1")).to_have_text(f"# {name}", timeout=TIMEOUT_MS)
-    return page.url.split("#c/", 1)[1]
-
-
-def _start_private(page: Page, *, with_whom: str) -> str:
-    """Start a private message through the "+" next to Private messages. Its conversation id."""
-    page.locator("#new-private").click()
-    form = page.get_by_role("form", name="New private message")
-    form.get_by_label(with_whom).check()
-    form.get_by_role("button", name="Start conversation").click()
-    expect(page.locator("#conversation-header h1")).to_have_text(with_whom, timeout=TIMEOUT_MS)
-    return page.url.split("#c/", 1)[1]
-
-
-def _post(page: Page, text: str) -> None:
-    """Type a message in the composer and send it with Enter."""
-    composer = page.get_by_label("Message", exact=True)
-    composer.fill(text)
-    composer.press("Enter")
-    expect(_message(page, text)).to_have_count(1, timeout=TIMEOUT_MS)
-
-
-def _message(page: Page, text: str) -> Locator:
-    return page.locator("#message-list > .message").filter(has=page.locator(".body", has_text=text))
-
-
-def _sidebar_entry(page: Page, conversation_id: str) -> Locator:
-    return page.locator(f'.sidebar a[data-conversation="{conversation_id}"]')
 
 
 def _badge_count(badge: Locator) -> int:
@@ -74,13 +36,13 @@ def test_message_arrives_live_with_toast_and_badge_and_opens_under_the_new_messa
     bob = sign_in("bob")
     carol = sign_in("carol")
     channel = _unique("pressing")
-    channel_id = _create_channel(bob, channel, members=["Carol Diaz"])
-    carol_entry = _sidebar_entry(carol, channel_id)
+    channel_id = create_channel(bob, channel, members=["Carol Diaz"])
+    carol_entry = sidebar_entry(carol, channel_id)
     expect(carol_entry).to_have_text(f"# {channel}", timeout=TIMEOUT_MS)
     total_before = _badge_count(carol.locator("#badge-total"))
 
-    _post(bob, "The steam press is down")
-    _post(bob, "Use the one in the back until the repair")
+    post(bob, "The steam press is down")
+    post(bob, "Use the one in the back until the repair")
 
     toast = carol.locator(".toast").filter(has_text="Use the one in the back until the repair")
     expect(toast.locator(".where")).to_have_text(f"# {channel}", timeout=TIMEOUT_MS)
@@ -103,30 +65,30 @@ def test_message_arrives_live_with_toast_and_badge_and_opens_under_the_new_messa
     carol.screenshot(path="/tmp/relay-chat.png")
 
     # While Carol reads the channel, Bob's next message, edit and deletion show up for her as they happen.
-    _post(bob, "Repair man comes at 3")
-    expect(_message(carol, "Repair man comes at 3")).to_have_count(1, timeout=TIMEOUT_MS)
+    post(bob, "Repair man comes at 3")
+    expect(message(carol, "Repair man comes at 3")).to_have_count(1, timeout=TIMEOUT_MS)
     expect(carol_entry.locator(".badge")).to_have_count(0)
-    mine = _message(bob, "Repair man comes at 3")
+    mine = message(bob, "Repair man comes at 3")
     mine.hover()
     mine.get_by_role("button", name="Edit").click()
     edit = bob.get_by_label("Edit message")
     edit.fill("Repair man comes at 4")
     edit.press("Enter")
-    edited = _message(carol, "Repair man comes at 4")
+    edited = message(carol, "Repair man comes at 4")
     expect(edited.locator(".edited")).to_have_text("(edited)", timeout=TIMEOUT_MS)
-    expect(_message(carol, "Repair man comes at 3")).to_have_count(0)
-    gone = _message(bob, "Repair man comes at 4")
+    expect(message(carol, "Repair man comes at 3")).to_have_count(0)
+    gone = message(bob, "Repair man comes at 4")
     gone.hover()
     gone.get_by_role("button", name="Delete").click()
     gone.get_by_role("button", name="Yes, delete").click()
-    expect(_message(carol, "Repair man comes at 4")).to_have_count(0, timeout=TIMEOUT_MS)
-    expect(_message(carol, "The steam press is down")).to_have_count(1)
+    expect(message(carol, "Repair man comes at 4")).to_have_count(0, timeout=TIMEOUT_MS)
+    expect(message(carol, "The steam press is down")).to_have_count(1)
 
     # Typing shows for the others in the conversation, and stops when the message is sent.
     carol.get_by_label("Message", exact=True).press_sequentially("On my way")
     expect(bob.locator("#typing")).to_have_text("Carol Diaz is typing…", timeout=TIMEOUT_MS)
     carol.get_by_label("Message", exact=True).press("Enter")
-    expect(_message(bob, "On my way")).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(message(bob, "On my way")).to_have_count(1, timeout=TIMEOUT_MS)
     expect(bob.locator("#typing")).to_have_text("", timeout=TIMEOUT_MS)
 
 
@@ -135,17 +97,17 @@ def test_clicking_a_toast_opens_the_conversation_and_the_module_reopens_there(
 ) -> None:
     alice = sign_in("alice")
     bob = sign_in("bob")
-    private_id = _start_private(alice, with_whom="Bob Chen")
+    private_id = start_private(alice, with_whom="Bob Chen")
     text = f"Can you cover Saturday morning? ({_unique('ask')})"
-    _post(alice, text)
+    post(alice, text)
 
     toast = bob.locator(".toast").filter(has_text=text)
     expect(toast.locator(".where")).to_have_text("Alice Martin", timeout=TIMEOUT_MS)
-    expect(_sidebar_entry(bob, private_id).locator(".badge")).to_have_text("1", timeout=TIMEOUT_MS)
+    expect(sidebar_entry(bob, private_id).locator(".badge")).to_have_text("1", timeout=TIMEOUT_MS)
     toast.click()
     expect(bob.locator("#conversation-header h1")).to_have_text("Alice Martin", timeout=TIMEOUT_MS)
     expect(bob.locator("#new-messages-line + .message .body")).to_have_text(text)
-    expect(_sidebar_entry(bob, private_id).locator(".badge")).to_have_count(0)
+    expect(sidebar_entry(bob, private_id).locator(".badge")).to_have_count(0)
     expect(toast).to_have_count(0)
     bob.wait_for_function(
         """async (id) => (await (await fetch("/api/chat/me/position")).json()).conversation_id === id""",
@@ -154,10 +116,10 @@ def test_clicking_a_toast_opens_the_conversation_and_the_module_reopens_there(
     bob.goto(relay.gateway_url + "/")  # a fresh visit: no conversation in the address
     expect(bob.locator("#conversation-header h1")).to_have_text("Alice Martin", timeout=TIMEOUT_MS)
     expect(bob).to_have_url(re.compile(f"#c/{private_id}$"))
-    expect(_message(bob, text)).to_have_count(1)
+    expect(message(bob, text)).to_have_count(1)
     expect(bob.locator("#new-messages-line")).to_have_count(0)
     bob.reload()
-    expect(_message(bob, text)).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(message(bob, text)).to_have_count(1, timeout=TIMEOUT_MS)
 
 
 def test_private_message_between_two_people_is_not_visible_to_a_third(
@@ -166,20 +128,20 @@ def test_private_message_between_two_people_is_not_visible_to_a_third(
     alice = sign_in("alice")
     bob = sign_in("bob")
     carol = sign_in("carol")
-    private_id = _start_private(bob, with_whom="Carol Diaz")
+    private_id = start_private(bob, with_whom="Carol Diaz")
     secret = f"Alice's birthday cake is in the back fridge ({_unique('shh')})"
-    _post(bob, secret)
+    post(bob, secret)
     expect(carol.locator(".toast").filter(has_text=secret).locator(".where")).to_have_text("Bob Chen",
                                                                                            timeout=TIMEOUT_MS)
-    expect(_sidebar_entry(carol, private_id).locator(".badge")).to_have_text("1", timeout=TIMEOUT_MS)
+    expect(sidebar_entry(carol, private_id).locator(".badge")).to_have_text("1", timeout=TIMEOUT_MS)
 
     # Something everybody sees, posted after the private message: once Alice has it, she would have had the other.
-    channel_id = _create_channel(bob, _unique("front-desk"), members=["Alice Martin", "Carol Diaz"])
-    _post(bob, "Team meeting at 5")
+    channel_id = create_channel(bob, _unique("front-desk"), members=["Alice Martin", "Carol Diaz"])
+    post(bob, "Team meeting at 5")
     expect(alice.locator(".toast").filter(has_text="Team meeting at 5")).to_have_count(1, timeout=TIMEOUT_MS)
-    expect(_sidebar_entry(alice, channel_id)).to_be_visible()
+    expect(sidebar_entry(alice, channel_id)).to_be_visible()
     expect(alice.locator(".toast").filter(has_text=secret)).to_have_count(0)
-    expect(_sidebar_entry(alice, private_id)).to_have_count(0)
+    expect(sidebar_entry(alice, private_id)).to_have_count(0)
     assert alice.request.get(f"{relay.gateway_url}/api/chat/conversations/{private_id}/messages").status == 404
     alice.goto(f"{relay.gateway_url}/#c/{private_id}")
     expect(alice.locator("#not-available")).to_have_text("This conversation is not available to you.",
@@ -187,7 +149,7 @@ def test_private_message_between_two_people_is_not_visible_to_a_third(
     expect(alice.get_by_text(secret)).to_have_count(0)
 
     # Presence: Bob sees Carol online next to their private conversation, and offline once she has gone.
-    carol_dot = _sidebar_entry(bob, private_id).locator(".dot")
+    carol_dot = sidebar_entry(bob, private_id).locator(".dot")
     expect(carol_dot).to_have_class(re.compile(r"\bonline\b"), timeout=TIMEOUT_MS)
     carol.context.close()
     expect(carol_dot).to_have_class(re.compile(r"\boffline\b"), timeout=TIMEOUT_MS)
@@ -198,26 +160,26 @@ def test_after_the_connection_drops_the_page_catches_up_with_since_and_refetches
 ) -> None:
     bob = sign_in("bob")
     carol = sign_in("carol")
-    channel_id = _create_channel(bob, _unique("deliveries"), members=["Carol Diaz"])
-    _sidebar_entry(carol, channel_id).click()
-    _post(bob, "Van leaves at 2")
-    expect(_message(carol, "Van leaves at 2")).to_have_count(1, timeout=TIMEOUT_MS)
+    channel_id = create_channel(bob, _unique("deliveries"), members=["Carol Diaz"])
+    sidebar_entry(carol, channel_id).click()
+    post(bob, "Van leaves at 2")
+    expect(message(carol, "Van leaves at 2")).to_have_count(1, timeout=TIMEOUT_MS)
 
     # From now on Carol's page connects through the test, which holds each connection back until told.
     held: list[WebSocketRoute] = []
     carol.route_web_socket(re.compile(r"/ws(\?|$)"), lambda route: held.append(route))
     carol.evaluate("window.relayState.socket.close()")
     _wait_for_socket(carol, resumed=True)
-    _post(bob, "Van leaves at 3 instead")  # while Carol's page is cut off from notify
+    post(bob, "Van leaves at 3 instead")  # while Carol's page is cut off from notify
     held[0].connect_to_server()
-    expect(_message(carol, "Van leaves at 3 instead")).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(message(carol, "Van leaves at 3 instead")).to_have_count(1, timeout=TIMEOUT_MS)
 
     # `reload` (her last event is too old for notify): the page reconnects without since and fetches its state.
     held[0].send('{"kind": "reload", "reason": "Too much happened since your last update."}')
     _wait_for_socket(carol, resumed=False)
-    _post(bob, "Van is back")  # cut off again: no replay can bring this one
+    post(bob, "Van is back")  # cut off again: no replay can bring this one
     held[1].connect_to_server()
-    expect(_message(carol, "Van is back")).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(message(carol, "Van is back")).to_have_count(1, timeout=TIMEOUT_MS)
     assert "since=" in held[0].url and "since=" not in held[1].url, [route.url for route in held]
 
 

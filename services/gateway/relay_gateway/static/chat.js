@@ -1,7 +1,10 @@
 // Channels and private messages: the sidebar with unread badges, a conversation with its "New Messages" line,
-// the composer, editing and deleting, typing and presence. Everything reads and changes `state` (see relay.js).
+// quotes of the messages replied to, editing and deleting, typing and presence; the composer is in composer.js.
+// Everything reads and changes `state` (see relay.js).
 import { api } from "/static/api.js";
 import { el, when, toast, openLightbox, closeLightbox } from "/static/ui.js";
+import { composerMode, renderComposer, shortText, startReply } from "/static/composer.js";
+import { openChannelSettings } from "/static/channel-settings.js";
 
 const CUSTOMER_FEED = "customer_issues";
 const MANAGERS = new Set(["manager", "admin"]);
@@ -42,6 +45,11 @@ function presenceDot(state, staffId) {
   return el("span", { class: `dot ${status}`, title: status, dataset: { presenceOf: staffId } });
 }
 
+// An archived channel stays out of the sidebar unless it is the one on screen (the "+" dialog lists them).
+function listed(state, conversation) {
+  return !isFeed(conversation) && (!conversation.archived || state.open?.id === conversation.conversation_id);
+}
+
 // The badge hides while the conversation is open on screen: what arrives there is read at once.
 function shownUnread(state, conversation) {
   const onScreen = state.open?.id === conversation.conversation_id && !document.hidden;
@@ -55,18 +63,18 @@ export function renderConversationList(state) {
     const single = c.kind === "private" && others(c, state).length === 1 ? others(c, state)[0] : null;
     return el("li", {}, el("a", {
       href: `#c/${c.conversation_id}`, dataset: { conversation: c.conversation_id },
-      class: ["conversation", unread ? "unread" : "", active ? "active" : ""].join(" ").trim(),
+      class: ["conversation", unread ? "unread" : "", active ? "active" : "", c.archived ? "archived" : ""].join(" ").trim(),
     }, el("span", { class: "name" }, single ? presenceDot(state, single) : "", conversationName(c, state)),
     unread ? el("span", { class: "badge", title: `${unread} unread` }, String(unread)) : ""));
   };
-  const listed = state.conversations.filter((c) => !isFeed(c));
-  document.getElementById("channel-list").replaceChildren(...listed.filter((c) => c.kind !== "private").map(item));
-  document.getElementById("private-list").replaceChildren(...listed.filter((c) => c.kind === "private").map(item));
+  const shown = state.conversations.filter((c) => listed(state, c));
+  document.getElementById("channel-list").replaceChildren(...shown.filter((c) => c.kind !== "private").map(item));
+  document.getElementById("private-list").replaceChildren(...shown.filter((c) => c.kind === "private").map(item));
 
   const feedChannel = state.conversations.find(isFeed);
   const feedCount = (state.view?.kind === "feed" ? 0 : state.feedUnread) + (feedChannel ? shownUnread(state, feedChannel) : 0);
   setBadge(document.getElementById("badge-feed"), feedCount);
-  const total = state.conversations.reduce((sum, c) => sum + shownUnread(state, c), 0);
+  const total = state.conversations.reduce((sum, c) => sum + (isFeed(c) || listed(state, c) ? shownUnread(state, c) : 0), 0);
   setBadge(document.getElementById("badge-total"), total);
   document.title = total ? `(${total}) Relay — Messages` : "Relay — Messages";
 }
@@ -78,7 +86,7 @@ function setBadge(badge, count) {
 
 export async function refreshConversations(state) {
   try {
-    const body = await api("GET", "/api/chat/conversations");
+    const body = await api("GET", "/api/chat/conversations?include_archived=true");
     state.conversations = body.conversations || [];
   } catch { /* the list stays as it was; live frames or the next refresh bring it up to date */ }
   renderConversationList(state);
@@ -147,7 +155,7 @@ export function applyChatEvent(state, frame) {
       if (open) showMessage(state, { ...payload.message, conversation_id: id }, { onlyIfShown: true });
       return;
     case "chat.message_deleted":
-      if (open) removeMessage(payload.message_id);
+      if (open) removeMessage(state, payload.message_id);
       return;
     case "chat.read_marker_moved":
       if (payload.staff_id === state.me.staff_id) {
@@ -206,11 +214,13 @@ export async function openConversation(state, conversationId) {
   if (ticket !== openTicket) return;
   const early = state.loading?.early || [];
   state.loading = null;
-  state.open = { id: conversationId, conversation, firstUnread: page.firstUnread, oldestSeq: page.messages[0]?.seq || 0, lastSeq: 0 };
+  state.open = { id: conversationId, conversation, firstUnread: page.firstUnread, oldestSeq: page.messages[0]?.seq || 0, lastSeq: 0,
+    known: new Map(), replyTo: null, attachments: [] };
 
   const list = el("div", { class: "feed message-list", id: "message-list" });
   main.replaceChildren(el("header", { id: "conversation-header" }), list,
     el("div", { class: "typing", id: "typing", "aria-live": "polite" }), composer(state, conversation));
+  for (const message of page.messages) state.open.known.set(message.message_id, message);
   renderHeader(state);
   if (page.hasMoreBefore) list.append(olderButton(state));
   for (const message of page.messages) showMessage(state, message, { scroll: false });
@@ -276,13 +286,43 @@ function renderHeader(state) {
       details.push(el("span", { class: "person" }, presenceDot(state, id), label));
     }
   } else {
-    if (conversation.topic) details.push(el("span", { class: "topic" }, conversation.topic));
-    details.push(el("span", { class: "members" }, `${conversation.members_count} member${conversation.members_count === 1 ? "" : "s"}`));
+    if (conversation.archived) details.push(el("span", { class: "tag archived" }, "Archived"));
+    if (conversation.topic) details.push(el("span", { class: "topic", id: "conversation-topic", title: conversation.topic }, conversation.topic));
+    const settings = () => channelSettings(state, conversation);
+    details.push(el("button", { class: "link members", title: "Who is in this channel", onclick: settings },
+      `${conversation.members_count} member${conversation.members_count === 1 ? "" : "s"}`));
+    details.push(el("button", { class: "link", id: "channel-settings-button", onclick: settings }, "Channel settings"));
     if (conversation.is_member && !conversation.default) {
       details.push(el("button", { class: "link", onclick: () => leaveChannel(state, conversation) }, "Leave"));
     }
   }
   header.replaceChildren(el("h1", {}, conversationName(conversation, state)), ...details);
+  syncComposer(state);
+  document.querySelector("#composer textarea")?.setAttribute("placeholder", `Message ${conversationName(conversation, state)}`);
+}
+
+function channelSettings(state, conversation) {
+  return openChannelSettings(state, conversation, {
+    dot: (staffId) => presenceDot(state, staffId),
+    changed: (changed) => {
+      upsertConversation(state, changed);
+      if (state.open?.id === changed.conversation_id) state.open.conversation = { ...state.open.conversation, ...changed };
+      renderConversationList(state);
+      renderHeader(state);
+    },
+  });
+}
+
+// Archiving, unarchiving or joining changes what the composer offers; a draft stays in state.drafts.
+function syncComposer(state) {
+  const shown = document.getElementById("composer");
+  const conversation = state.open?.conversation;
+  if (!shown || !conversation || shown.dataset.mode === composerMode(conversation)) return;
+  shown.replaceWith(composer(state, conversation));
+  for (const node of document.querySelectorAll("#message-list > .message")) {
+    const message = state.open.known.get(node.dataset.messageId);
+    if (message && !node.classList.contains("editing")) node.replaceWith(renderMessage(message, state));
+  }
 }
 
 async function leaveChannel(state, conversation) {
@@ -297,45 +337,18 @@ async function leaveChannel(state, conversation) {
 
 function composer(state, conversation) {
   const id = conversation.conversation_id;
-  if (conversation.archived) return el("div", { class: "composer closed" }, "This channel is archived: read only.");
-  if (!conversation.is_member) {
-    return el("div", { class: "composer closed" }, el("button", { class: "primary", onclick: async () => {
+  return renderComposer(state, conversation, {
+    name: conversationName(conversation, state),
+    join: async () => {
       try {
         await api("POST", `/api/chat/channels/${encodeURIComponent(id)}/join`);
         await refreshConversations(state);
         await openConversation(state, id);
       } catch (error) { toast({ title: "Not joined", body: error.message }); }
-    } }, `Join ${conversationName(conversation, state)}`));
-  }
-  const box = el("textarea", { placeholder: `Message ${conversationName(conversation, state)}`, "aria-label": "Message", rows: 1 });
-  box.value = state.drafts.get(id) || "";
-  const send = async () => {
-    const text = box.value.trim();
-    if (!text) return;
-    box.value = "";
-    state.drafts.delete(id);
-    stopTyping(state);
-    try {
-      const message = await api("POST", `/api/chat/conversations/${encodeURIComponent(id)}/messages`, { text, client_message_id: clientMessageId() });
-      if (state.open?.id === id) showMessage(state, message, { scroll: "always" });
-    } catch (error) {
-      toast({ title: "Not sent", body: error.message });
-      if (!box.value) box.value = text;
-    }
-  };
-  box.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
+    },
+    typing: (started) => (started ? startTyping(state, id) : stopTyping(state)),
+    sent: (message) => { if (state.open?.id === id) showMessage(state, message, { scroll: "always" }); },
   });
-  box.addEventListener("input", () => {
-    state.drafts.set(id, box.value);
-    if (box.value.trim()) startTyping(state, id); else stopTyping(state);
-  });
-  box.addEventListener("blur", () => stopTyping(state));
-  return el("div", { class: "composer" }, box, el("button", { class: "primary", onclick: send }, "Send"));
-}
-
-function clientMessageId() {
-  return globalThis.crypto?.randomUUID?.() || `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
 // ---- messages in the open conversation ---------------------------------------------------------------
@@ -347,6 +360,10 @@ function messageNodes(list) { return [...list.querySelectorAll(":scope > .messag
 function showMessage(state, message, { scroll = "if-near-bottom", onlyIfShown = false } = {}) {
   const list = document.getElementById("message-list");
   if (!list || message.deleted) return;
+  if (state.open?.id === message.conversation_id) {
+    state.open.known.set(message.message_id, message);
+    paintQuotesOf(state, message.message_id);
+  }
   const existing = list.querySelector(`:scope > [data-message-id="${CSS.escape(message.message_id)}"]`);
   if (existing) {
     if (!existing.classList.contains("editing")) existing.replaceWith(renderMessage(message, state));
@@ -375,7 +392,11 @@ function placeNewMessagesLine(state, list) {
   if (target) list.insertBefore(el("div", { class: "new-messages", id: "new-messages-line", role: "separator" }, "New Messages"), target);
 }
 
-function removeMessage(messageId) {
+function removeMessage(state, messageId) {
+  if (state.open) {
+    state.open.known.set(messageId, { message_id: messageId, deleted: true });
+    paintQuotesOf(state, messageId);
+  }
   const node = document.querySelector(`#message-list > [data-message-id="${CSS.escape(messageId)}"]`);
   if (!node) return;
   const line = node.previousElementSibling?.id === "new-messages-line" ? node.previousElementSibling : null;
@@ -386,7 +407,10 @@ function removeMessage(messageId) {
 function renderMessage(message, state) {
   const mentioned = (message.mentions || []).includes(state.me.staff_id);
   const mine = message.author?.id === state.me.staff_id;
-  const mayDelete = mine || MANAGERS.has(state.me.role);
+  const conversation = state.open?.conversation;
+  const writable = Boolean(conversation?.is_member && !conversation.archived);
+  const mayDelete = writable && (mine || MANAGERS.has(state.me.role));
+  const mayEdit = writable && mine;
   const node = el("div", {
     class: ["message", mentioned ? "mention" : "", mine ? "mine" : ""].join(" ").trim(),
     dataset: { seq: message.seq, messageId: message.message_id },
@@ -394,13 +418,68 @@ function renderMessage(message, state) {
   el("span", { class: "author" }, message.author?.name || ""),
   el("span", { class: "time", title: message.posted_at || "" }, when(message.posted_at),
     message.edited_at ? el("span", { class: "edited" }, " (edited)") : ""),
+  message.reply_to ? quoteOf(state, message) : "",
   el("div", { class: "body" }, message.text || ""),
   (message.attachments || []).length ? el("div", { class: "attachments" }, ...message.attachments.map((a) =>
-    el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer" }, a.name || a.url))) : "",
-  mine || mayDelete ? el("div", { class: "tools" },
-    mine ? el("button", { class: "link", onclick: () => startEditing(node, message, state) }, "Edit") : "",
+    el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer", title: [a.content_type, a.size ? sizeText(a.size) : ""].filter(Boolean).join(", ") },
+      a.name || a.url))) : "",
+  writable ? el("div", { class: "tools" },
+    el("button", { class: "link", onclick: () => startReply(state, message) }, "Reply"),
+    mayEdit ? el("button", { class: "link", onclick: () => startEditing(node, message, state) }, "Edit") : "",
     mayDelete ? el("button", { class: "link", onclick: () => askToDelete(node, message, state) }, "Delete") : "") : "");
   return node;
+}
+
+function sizeText(bytes) {
+  return bytes < 1024 ? `${bytes} B` : bytes < 1048576 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1048576).toFixed(1)} MB`;
+}
+
+// ---- replies: a quote of the message answered --------------------------------------------------------
+
+const quoteFetches = new Map();   // message id -> the request for a quoted message not on the page
+
+function quoteOf(state, message) {
+  const quote = el("button", { class: "quote", dataset: { replyTo: message.reply_to, replyToSeq: message.reply_to_seq ?? "" },
+    title: "Show the message this answers", onclick: () => showOriginal(message.reply_to) });
+  paintQuote(state, quote);
+  return quote;
+}
+
+function paintQuote(state, quote) {
+  const original = state.open?.known.get(quote.dataset.replyTo);
+  if (original?.deleted) quote.replaceChildren("↪ ", el("em", {}, "a deleted message"));
+  else if (original) quote.replaceChildren("↪ ", el("strong", {}, original.author?.name || ""), ` ${shortText(original.text) || "(attachment)"}`);
+  else {
+    quote.replaceChildren(`↪ message #${quote.dataset.replyToSeq}`);
+    fetchQuoted(state, quote.dataset.replyTo);
+  }
+}
+
+function paintQuotesOf(state, messageId) {
+  for (const quote of document.querySelectorAll(`#message-list .quote[data-reply-to="${CSS.escape(messageId)}"]`)) paintQuote(state, quote);
+}
+
+// A message answered further up than the loaded page: asked for once.
+function fetchQuoted(state, messageId) {
+  const open = state.open;
+  if (!open || quoteFetches.has(messageId)) return;
+  const path = `/api/chat/conversations/${encodeURIComponent(open.id)}/messages/${encodeURIComponent(messageId)}`;
+  quoteFetches.set(messageId, api("GET", path)
+    .then((message) => message, (error) => (error.status === 404 ? { message_id: messageId, deleted: true } : null))
+    .then((message) => {
+      quoteFetches.delete(messageId);
+      if (!message || state.open !== open) return;
+      open.known.set(messageId, message.deleted ? message : { ...message, conversation_id: open.id });
+      paintQuotesOf(state, messageId);
+    }));
+}
+
+function showOriginal(messageId) {
+  const node = document.querySelector(`#message-list > [data-message-id="${CSS.escape(messageId)}"]`);
+  if (!node) return;
+  node.scrollIntoView({ block: "center", behavior: "smooth" });
+  node.classList.add("flash");
+  setTimeout(() => node.classList.remove("flash"), 1500);
 }
 
 function startEditing(node, message, state) {
@@ -413,6 +492,10 @@ function startEditing(node, message, state) {
     try {
       const changed = await api("PATCH", `/api/chat/conversations/${encodeURIComponent(message.conversation_id)}/messages/${encodeURIComponent(message.message_id)}`, { text });
       node.replaceWith(renderMessage(changed, state));
+      if (state.open?.id === changed.conversation_id) {
+        state.open.known.set(changed.message_id, changed);
+        paintQuotesOf(state, changed.message_id);
+      }
     } catch (error) {
       toast({ title: "Not saved", body: error.message });
     }
@@ -433,7 +516,7 @@ function askToDelete(node, message, state) {
     el("button", { class: "link danger", onclick: async () => {
       try {
         await api("DELETE", `/api/chat/conversations/${encodeURIComponent(message.conversation_id)}/messages/${encodeURIComponent(message.message_id)}`);
-        removeMessage(message.message_id);
+        removeMessage(state, message.message_id);
       } catch (error) { toast({ title: "Not deleted", body: error.message }); }
     } }, "Yes, delete"),
     el("button", { class: "link", onclick: () => node.replaceWith(renderMessage(message, state)) }, "Cancel")));
@@ -587,11 +670,16 @@ export async function newChannelDialog(state) {
   });
   const browse = el("div", { class: "browse" });
   openLightbox(form, browse);
+  const entry = (c) => el("li", {},
+    el("a", { href: `#c/${c.conversation_id}`, onclick: closeLightbox }, `# ${c.name}`), c.topic ? ` — ${c.topic}` : "");
   try {
-    const joinable = (await api("GET", "/api/chat/channels")).channels.filter((c) => !c.is_member);
-    if (joinable.length) {
-      browse.append(el("h3", {}, "Or join a public channel"), el("ul", {}, ...joinable.map((c) => el("li", {},
-        el("a", { href: `#c/${c.conversation_id}`, onclick: closeLightbox }, `# ${c.name}`), c.topic ? ` — ${c.topic}` : ""))));
+    const channels = (await api("GET", "/api/chat/channels?include_archived=true")).channels;
+    const joinable = channels.filter((c) => !c.is_member && !c.archived);
+    if (joinable.length) browse.append(el("h3", {}, "Or join a public channel"), el("ul", {}, ...joinable.map(entry)));
+    const archived = new Map(channels.filter((c) => c.archived).map((c) => [c.conversation_id, c]));
+    for (const c of state.conversations) if (c.archived && c.kind !== "private") archived.set(c.conversation_id, c);
+    if (archived.size) {
+      browse.append(el("h3", {}, "Archived channels"), el("ul", { id: "archived-channels" }, ...[...archived.values()].map(entry)));
     }
   } catch { /* browsing is optional */ }
 }

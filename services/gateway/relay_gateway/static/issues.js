@@ -3,10 +3,14 @@ import { api } from "/static/api.js";
 import { el, openLightbox, closeLightbox, when, toast } from "/static/ui.js";
 
 const STATUS_LABEL = { unassigned: "Unassigned", assigned: "Assigned", closed: "Closed" };
+const REPAINT_DELAY_MS = 150;   // several events about one issue (a reply, then its delivery) cause one refetch
 
 export function statusText(issue) {
   if (issue.status === "assigned") return `Assigned to ${issue.assignee?.name || ""}`;
-  if (issue.status === "closed") return `Closed by ${issue.closed_by?.name || ""}${issue.resolution ? ` — ${issue.resolution}` : ""}`;
+  if (issue.status === "closed") {
+    const why = issue.resolution && issue.resolution !== "closed" ? ` — ${issue.resolution}` : "";
+    return `Closed by ${issue.closed_by?.name || ""}${why}`;
+  }
   return STATUS_LABEL[issue.status] || issue.status;
 }
 
@@ -18,65 +22,153 @@ const ACTION_BUTTONS = {
   reopen: ["Reopen", "reopen"],
 };
 
-export function renderIssueCard(issue, state, actions) {
-  // The issues service says what this staff member may do now, Resolve first when the message needs no attention.
-  const offered = (issue.actions || []).filter((a) => a in ACTION_BUTTONS);
-  const buttons = offered.map((name, index) => el("button", {
+// The issues service says what this staff member may do now, Resolve first when the message needs no attention.
+function actionButtons(issue, actions, { skip = [] } = {}) {
+  const offered = (issue.actions || []).filter((a) => a in ACTION_BUTTONS && !skip.includes(a));
+  return offered.map((name, index) => el("button", {
     class: name === "resolve" && index === 0 ? "primary" : "", onclick: () => actions[ACTION_BUTTONS[name][1]](issue),
   }, ACTION_BUTTONS[name][0]));
+}
+
+export function renderIssueCard(issue, state, actions) {
+  const buttons = actionButtons(issue, actions);
   buttons.push(el("button", { class: "link", onclick: () => actions.customer(issue) }, "View Customer"));
   return el("article", { class: `issue status-${issue.status}`, dataset: { issueId: issue.issue_id } },
     el("div", { class: "head" },
       el("span", { class: "who" }, issue.customer_name || issue.customer_id),
       el("span", { class: `status ${issue.status}` }, statusText(issue)),
-      el("span", { class: "channel" }, issue.channel === "email" ? "✉" : "💬"),
+      el("span", { class: "tag channel", title: issue.channel === "email" ? "By email" : "By text message" }, issue.channel === "email" ? "Email" : "SMS"),
       el("span", { class: "when" }, when(issue.updated_at || issue.opened_at))),
     el("div", { class: "text" }, issue.summary || issue.last_message || ""),
+    issue.suggest_resolve ? el("div", { class: "hint" }, "Looks like an acknowledgement: no reply needed?") : "",
     el("div", { class: "actions" }, ...buttons));
 }
 
+// ---- one issue, with the customer's past communication ----------------------------------------------
+
+let shown = null;   // the issue on screen: {issueId, customerId, view, paint}
+let repaintTimer = null;
+
+// Events about the customer of the issue on screen (a reply's delivery, a new message, an assignment) refresh it.
+document.addEventListener("relay:issue", (event) => {
+  const issue = event.detail?.payload?.issue;
+  if (!shown || !shown.view.isConnected || !issue) return;
+  if (issue.customer_id !== shown.customerId && issue.issue_id !== shown.issueId) return;
+  clearTimeout(repaintTimer);
+  const showing = shown;
+  repaintTimer = setTimeout(() => refetch(showing), REPAINT_DELAY_MS);
+});
+
+async function refetch(showing) {
+  try {
+    const body = await api("GET", `/api/issues/${encodeURIComponent(showing.issueId)}`);
+    if (shown === showing && showing.view.isConnected) showing.paint(body);
+  } catch { /* the view stays as it was; the next event or action refreshes it */ }
+}
+
 export async function openIssue(issueId, state, actions) {
-  const body = await api("GET", `/api/issues/${issueId}`);
-  const issue = body.issue;
-  const history = body.communication || [];
+  let body;
+  try {
+    body = await api("GET", `/api/issues/${encodeURIComponent(issueId)}`);
+  } catch (error) {
+    toast({ title: "Issue not found", body: error.message });
+    return;
+  }
+  const error = el("p", { class: "error", role: "alert", id: "issue-error" });
+  const title = el("h2", {});
+  const about = el("p", { class: "hint" });
+  const buttons = el("div", { class: "actions", id: "issue-actions" });
+  const history = el("div", { class: "history", id: "issue-history", "aria-label": "Past communication" });
   const assignSelect = el("select", { name: "assignee", "aria-label": "Assign to" },
-    ...state.staff.map((s) => el("option", { value: s.staff_id, selected: issue.assignee?.id === s.staff_id }, s.display_name)));
-  const comment = el("textarea", { name: "comment", placeholder: "Private comment (staff only)", rows: 2, style: "width:100%" });
-  const reply = el("textarea", { name: "reply", placeholder: `Reply to the customer by ${issue.channel === "email" ? "email" : "SMS"}`, rows: 3, style: "width:100%" });
-  const run = async (path, payload) => {
-    try { await api("POST", path, payload); await openIssue(issueId, state, actions); actions.refresh(); }
-    catch (error) { toast({ title: "Not done", body: error.message }); }
+    ...state.staff.map((s) => el("option", { value: s.staff_id }, s.staff_id === state.me.staff_id ? `${s.display_name} (me)` : s.display_name)));
+  const comment = el("textarea", { name: "comment", "aria-label": "Private comment", placeholder: "Private comment: staff only, never sent to the customer", rows: 2 });
+  const reply = el("textarea", { name: "reply", "aria-label": "Reply to the customer", rows: 3, maxlength: 1600 });
+  const assignSection = el("section", { class: "issue-form" },
+    el("h3", {}, "Assign and comment"),
+    el("label", { class: "inline" }, "Assign to ", assignSelect), comment,
+    el("div", { class: "actions" },
+      el("button", { class: "primary", onclick: () => run("assign", { assignee_id: assignSelect.value, comment: comment.value.trim() || undefined }, comment) }, "Assign"),
+      el("button", { onclick: () => comment.value.trim() && run("comments", { text: comment.value }, comment) }, "Add private comment")));
+  const replyHint = el("p", { class: "hint" });
+  const replySection = el("section", { class: "issue-form" },
+    el("h3", {}, "Reply to the customer"), replyHint, reply,
+    el("div", { class: "actions" },
+      el("button", { class: "primary", onclick: () => reply.value.trim() && run("replies", { text: reply.value }, reply) }, "Send reply")));
+  const view = el("div", { class: "issue-view", id: "issue-view", dataset: { issueId } },
+    title, about, buttons, error, el("h3", {}, "Past communication"), history, assignSection, replySection);
+
+  async function run(action, payload, box) {
+    error.textContent = "";
+    try {
+      await api("POST", `/api/issues/${encodeURIComponent(issueId)}/${action}`, payload);
+      if (box) box.value = "";
+      await refetch(showing);
+      actions.refresh();
+    } catch (e) { error.textContent = e.message; }
+  }
+  // Take, close, resolve and reopen from here stay in this view, which shows the outcome.
+  const here = {
+    ...actions,
+    take: () => run("take"), close: () => run("close"), resolve: () => run("resolve"), reopen: () => run("reopen"),
   };
-  openLightbox(
-    el("h2", {}, `${issue.customer_name || issue.customer_id} `, el("span", { class: `status ${issue.status}` }, statusText(issue))),
-    el("button", { class: "link", onclick: () => openCustomer(issue.customer_id) }, "View Customer"),
-    el("div", { class: "history", id: "issue-history" }, ...history.map(renderEntry)),
-    el("div", { class: "actions" }, assignSelect,
-      el("button", { class: "primary", onclick: () => run(`/api/issues/${issueId}/assign`, { assignee_id: assignSelect.value, comment: comment.value || undefined }) }, "Assign")),
-    el("h3", {}, "Private comment"), comment,
-    el("button", { onclick: () => comment.value.trim() && run(`/api/issues/${issueId}/comments`, { text: comment.value }) }, "Add comment"),
-    el("h3", {}, "Reply to customer"), reply,
-    el("button", { class: "primary", onclick: () => reply.value.trim() && run(`/api/issues/${issueId}/replies`, { text: reply.value }) }, "Send reply"),
-  );
+  let assigneeShown;   // the select follows the assignee when it changes, not while someone is picking
+
+  function paint({ issue, communication = [] }) {
+    title.replaceChildren(`${issue.customer_name || issue.customer_id} `, el("span", { class: `status ${issue.status}` }, statusText(issue)));
+    about.textContent = [issue.number ? `Issue #${issue.number}` : "", issue.channel === "email" ? "by email" : "by text message",
+      `opened ${when(issue.opened_at)}`].filter(Boolean).join(" · ");
+    buttons.replaceChildren(...actionButtons(issue, here, { skip: ["assign"] }),
+      el("button", { class: "link", onclick: () => openCustomer(issue.customer_id, { back: () => openIssue(issueId, state, actions) }) }, "View Customer"));
+    const atBottom = history.scrollHeight - history.scrollTop - history.clientHeight < 40;
+    history.replaceChildren(...(communication.length ? communication.map((entry) => renderEntry(entry, issue))
+      : [el("p", { class: "empty" }, "Nothing yet.")]));
+    if (atBottom) history.scrollTop = history.scrollHeight;
+    const assignee = issue.assignee?.id || state.me.staff_id;
+    if (assignee !== assigneeShown) assignSelect.value = assigneeShown = assignee;
+    const may = new Set(issue.actions || []);
+    assignSection.hidden = !may.has("assign") && !may.has("comment");
+    assignSelect.closest("label").hidden = !may.has("assign");
+    assignSection.querySelector("button.primary").hidden = !may.has("assign");
+    replySection.hidden = !may.has("reply");
+    const to = [...communication].reverse().find((e) => e.kind === "customer_message" && e.issue_id === issue.issue_id);
+    replyHint.textContent = `Goes to ${to?.from_address || "the customer"} by ${issue.channel === "email" ? "email" : "text message"}.`;
+  }
+
+  const showing = { issueId, customerId: body.issue.customer_id, view, paint };
+  shown = showing;
+  paint(body);
+  openLightbox(view);
+  history.scrollTop = history.scrollHeight;
 }
 
 const ENTRY_CLASS = { customer_message: "inbound", private_comment: "private", reply: "outbound" };
+const DELIVERY_TROUBLE = new Set(["failed", "refused", "undelivered", "bounced"]);
 
-function renderEntry(entry) {
+function renderEntry(entry, issue) {
   const who = entry.kind === "customer_message" ? "Customer" : entry.author?.name || "";
   const delivery = entry.delivery;
-  return el("div", { class: `entry ${ENTRY_CLASS[entry.kind] || ""}`, dataset: { kind: entry.kind } },
-    el("div", { class: "meta" }, `${who} · ${when(entry.at)}${entry.private ? " · private" : ""}${entry.issue_number ? ` · #${entry.issue_number}` : ""}`),
+  const earlier = entry.issue_id !== issue.issue_id;
+  return el("div", { class: `entry ${ENTRY_CLASS[entry.kind] || ""}${earlier ? " earlier" : ""}`, dataset: { kind: entry.kind, entryId: entry.entry_id } },
+    el("div", { class: "meta" },
+      `${who} · ${when(entry.at)}`,
+      entry.kind === "reply" ? ` · reply by ${entry.channel === "email" ? "email" : "SMS"}` : "",
+      entry.issue_number ? ` · #${entry.issue_number}` : "",
+      entry.private ? el("span", { class: "tag private", title: "Staff only: never sent to the customer" }, "Private") : ""),
     entry.subject ? el("div", { class: "meta" }, entry.subject) : "",
-    el("div", {}, entry.text || ""),
-    delivery ? el("div", { class: "delivery" }, `Delivery: ${delivery.status}${delivery.reason ? ` (${delivery.reason})` : ""}`) : "");
+    el("div", { class: "text" }, entry.text || ""),
+    (entry.attachments || []).length ? el("div", { class: "attachments" }, ...entry.attachments.map((a) =>
+      el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer" }, a.filename || a.name || "attachment"))) : "",
+    delivery ? el("div", { class: `delivery ${DELIVERY_TROUBLE.has(delivery.status) ? "trouble" : ""}`.trim(), dataset: { status: delivery.status } },
+      `Delivery: ${delivery.status}${delivery.reason ? ` (${delivery.reason})` : ""}`) : "");
 }
 
-export async function openCustomer(customerId) {
+// ---- View Customer -----------------------------------------------------------------------------------
+
+export async function openCustomer(customerId, { back } = {}) {
   try {
-    const customer = await api("GET", `/api/customers/${customerId}`);
-    const account = customer.account || customer.account_summary || {};
-    openLightbox(
+    const customer = await api("GET", `/api/customers/${encodeURIComponent(customerId)}`);
+    const account = customer.account || {};
+    openLightbox(el("div", { class: "customer", id: "customer-view", role: "region", "aria-label": "Customer account" },
       el("h2", {}, customer.name || "Unknown contact"),
       customer.unknown_contact ? el("p", { class: "error" }, "Unknown contact: not yet matched to an account.") : "",
       el("dl", { class: "account" },
@@ -84,7 +176,9 @@ export async function openCustomer(customerId) {
         el("dt", {}, "Email"), el("dd", {}, (customer.emails || []).join(", ") || "—"),
         customer.opted_out_sms ? [el("dt", {}, "SMS"), el("dd", {}, "opted out (STOP)")] : [],
         ...Object.entries(account).flatMap(([k, v]) => [el("dt", {}, k.replaceAll("_", " ")), el("dd", {}, String(v))])),
-      el("button", { onclick: closeLightbox }, "Close"));
+      el("div", { class: "actions" },
+        back ? el("button", { onclick: back }, "Back to the issue") : "",
+        el("button", { onclick: closeLightbox }, "Close"))));
   } catch (error) {
     toast({ title: "Customer not found", body: error.message });
   }

@@ -6,6 +6,7 @@ import {
   newChannelDialog, newPrivateDialog, openConversation, refreshConversations, renderConversationList, savePosition,
 } from "/static/chat.js";
 import { el, toast, closeLightbox } from "/static/ui.js";
+import { announcePresence, watchForAway } from "/static/away.js";
 
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MOST_MS = 10000;
@@ -104,8 +105,8 @@ document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeLight
 document.getElementById("lightbox").addEventListener("click", (e) => { if (e.target.id === "lightbox") closeLightbox(); });
 document.getElementById("new-channel").addEventListener("click", () => newChannelDialog(state));
 document.getElementById("new-private").addEventListener("click", () => newPrivateDialog(state));
+watchForAway(sendLive);
 document.addEventListener("visibilitychange", () => {
-  sendLive({ kind: document.hidden ? "away" : "active" });
   if (!state.me) return;
   renderConversationList(state);
   if (!document.hidden) markOpenConversationRead(state);
@@ -143,15 +144,20 @@ async function route(hash) {
   return renderIssues(kind);
 }
 
+let issuesTicket = 0;   // only the newest listing is shown: an older answer arriving late is dropped
+
 async function renderIssues(kind = state.view?.kind) {
+  const ticket = ++issuesTicket;
   const main = document.getElementById("main");
   const filters = ["open", "unassigned", "assigned", "closed"];
   const title = kind === "tracker" ? "Issue Tracker — assigned to me" : "Customer Messages";
   const path = kind === "tracker" ? "/api/issues/mine" : `/api/issues?status=${state.feedFilter}`;
   const body = await api("GET", path);
-  if (state.view?.kind !== kind) return; // the user went elsewhere meanwhile
+  if (ticket !== issuesTicket || state.view?.kind !== kind) return; // asked again, or the user went elsewhere meanwhile
+  const shown = document.getElementById("issue-feed");
+  const scrollTop = shown?.dataset.kind === `${kind}:${state.feedFilter}` ? shown.scrollTop : 0;
   const issues = body.issues || body.items || body;
-  const list = el("div", { class: "feed", id: "issue-feed" });
+  const list = el("div", { class: "feed", id: "issue-feed", dataset: { kind: `${kind}:${state.feedFilter}` } });
   if (!issues.length) list.append(el("p", { class: "empty" }, kind === "tracker" ? "Nothing assigned to you." : "No customer messages here."));
   for (const issue of issues) list.append(renderIssueCard(issue, state, issueActions));
   main.replaceChildren(
@@ -160,6 +166,7 @@ async function renderIssues(kind = state.view?.kind) {
       el("button", { class: f === state.feedFilter ? "on" : "", onclick: () => { state.feedFilter = f; renderIssues("feed"); } }, f))) : "",
     list,
   );
+  list.scrollTop = scrollTop; // a live update keeps the place in a long feed
   if (kind === "tracker") document.getElementById("count-tracker").textContent = issues.filter((i) => i.status !== "closed").length || "";
 }
 
@@ -195,7 +202,7 @@ function connectLive() {
     state.reconnectDelay = RECONNECT_FIRST_MS;
     socket.opened = true;
     document.body.dataset.live = "on";
-    if (document.hidden) sendLive({ kind: "away" });
+    announcePresence();
   };
   socket.onmessage = (message) => {
     if (state.socket === socket) onFrame(JSON.parse(message.data));
@@ -220,7 +227,9 @@ async function reconnect(closed) {
 }
 
 export function sendLive(frame) {
-  if (state.socket?.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(frame));
+  if (state.socket?.readyState !== WebSocket.OPEN) return false;
+  state.socket.send(JSON.stringify(frame));
+  return true;
 }
 
 setInterval(() => sendLive({ kind: "ping" }), PING_EVERY_MS);

@@ -1,0 +1,158 @@
+"""Customer issues in real browsers: Assign It with the customer's history, replying, Resolve, View Customer."""
+
+import re
+import uuid
+
+from playwright.sync_api import Locator, Page, expect
+
+from relay_stack import demo
+from relay_stack.sandbox import ProviderSandbox
+from relay_stack.stack import Stack
+from tests.browser.pages import TIMEOUT_MS
+from tests.support import post_twilio_sms
+
+JANE = "+14155550101"
+OMAR = "+14155550102"
+BLUE = "rgb(26, 115, 232)"
+
+
+def _unique(text: str) -> str:
+    return f"{text} ({uuid.uuid4().hex[:6]})"
+
+
+def _open_feed(page: Page) -> None:
+    """The Customer Messages feed, whatever conversation the module reopened in."""
+    page.locator("#nav-feed").click()
+    expect(page.locator("#main h1")).to_have_text("Customer Messages", timeout=TIMEOUT_MS)
+
+
+def _texts(relay: Stack, tenant: demo.DemoTenant, *, from_number: str, body: str) -> None:
+    assert post_twilio_sms(relay, tenant, from_number=from_number, body=body).status_code == 200
+
+
+def _card(page: Page, text: str) -> Locator:
+    return page.locator("article.issue").filter(has_text=text)
+
+
+def _entry(page: Page, kind: str, text: str) -> Locator:
+    return page.locator(f'#issue-history .entry[data-kind="{kind}"]').filter(has_text=text)
+
+
+def test_assign_it_shows_past_communication_and_the_colleague_sees_the_card_turn_blue_live(
+    sign_in, relay: Stack, demo_tenant: demo.DemoTenant
+) -> None:
+    bob = sign_in("bob")
+    carol = sign_in("carol")
+    for page in (bob, carol):
+        _open_feed(page)
+
+    # Jane wrote before, and that issue was closed: her new text opens a new issue with the old one as history.
+    earlier = _unique("Do you clean wedding dresses?")
+    _texts(relay, demo_tenant, from_number=JANE, body=earlier)
+    _card(bob, earlier).get_by_role("button", name="Mark as Closed").click(timeout=TIMEOUT_MS)
+    expect(_card(bob, earlier)).to_have_count(0, timeout=TIMEOUT_MS)
+    question = _unique("Can you hem two pairs of trousers by Friday?")
+    _texts(relay, demo_tenant, from_number=JANE, body=question)
+    card = _card(bob, question)
+    expect(card).to_have_class(re.compile("status-unassigned"), timeout=TIMEOUT_MS)
+
+    card.get_by_role("button", name="Assign It").click()
+    view = bob.locator("#issue-view")
+    expect(view.locator("h2")).to_contain_text("Jane Doe", timeout=TIMEOUT_MS)
+    expect(_entry(bob, "customer_message", earlier)).to_have_count(1)
+    expect(_entry(bob, "customer_message", question)).to_have_count(1)
+    expect(view.locator("#issue-history .entry").filter(has_text=earlier)).to_have_class(re.compile("earlier"))
+
+    view.get_by_label("Assign to").select_option(label="Carol Diaz")
+    view.get_by_label("Private comment").fill("Carol, you did her last alterations.")
+    view.get_by_role("button", name="Assign", exact=True).click()
+    expect(view.locator("h2 .status")).to_have_text("Assigned to Carol Diaz", timeout=TIMEOUT_MS)
+    note = _entry(bob, "private_comment", "Carol, you did her last alterations.")
+    expect(note.locator(".tag.private")).to_have_text("Private", timeout=TIMEOUT_MS)
+    expect(view.get_by_label("Private comment")).to_have_value("")
+    bob.screenshot(path="/tmp/relay-issue-assign.png")
+
+    # Carol sees it live: the card turns blue with her name; the issue shows Bob's note to her, marked private.
+    carol_card = _card(carol, question)
+    expect(carol_card.locator(".status")).to_have_text("Assigned to Carol Diaz", timeout=TIMEOUT_MS)
+    expect(carol_card).to_have_class(re.compile("status-assigned"))
+    expect(carol_card.locator(".status")).to_have_css("background-color", BLUE)
+    carol_card.get_by_role("button", name="Assign It").click()
+    carol_note = _entry(carol, "private_comment", "Carol, you did her last alterations.")
+    expect(carol_note.locator(".meta")).to_contain_text("Bob Chen", timeout=TIMEOUT_MS)
+    expect(carol_note.locator(".tag.private")).to_have_text("Private")
+    expect(carol.locator("#issue-view").get_by_role("button", name="Mark as Closed")).to_be_visible()
+    carol.keyboard.press("Escape")
+    carol.locator("#nav-tracker").click()
+    expect(_card(carol, question)).to_have_count(1, timeout=TIMEOUT_MS)
+
+
+def test_reply_to_customer_shows_its_delivery_and_a_thanks_is_offered_resolve_first(
+    sign_in, relay: Stack, demo_tenant: demo.DemoTenant, provider_sandbox: ProviderSandbox
+) -> None:
+    bob = sign_in("bob")
+    _open_feed(bob)
+    question = _unique("Is my grey suit ready?")
+    _texts(relay, demo_tenant, from_number=OMAR, body=question)
+    card = _card(bob, question)
+    expect(card).to_have_count(1, timeout=TIMEOUT_MS)
+    card.get_by_role("button", name="Take It").click()
+    expect(card.locator(".status")).to_have_text("Assigned to Bob Chen", timeout=TIMEOUT_MS)
+
+    card.get_by_role("button", name="Assign It").click()
+    view = bob.locator("#issue-view")
+    expect(_entry(bob, "customer_message", question)).to_have_count(1, timeout=TIMEOUT_MS)
+    answer = _unique("Yes, it is ready: pick it up after 4pm")
+    expect(view.locator(".hint").filter(has_text="Goes to")).to_contain_text(OMAR)
+    view.get_by_label("Reply to the customer").fill(answer)
+    view.get_by_role("button", name="Send reply").click()
+    reply = _entry(bob, "reply", answer)
+    expect(reply).to_have_count(1, timeout=TIMEOUT_MS)
+    expect(view.get_by_label("Reply to the customer")).to_have_value("")
+    # The sandbox's Twilio accepts the text, then calls back "sent" and "delivered"; the view follows live.
+    expect(reply.locator(".delivery")).to_have_text("Delivery: delivered", timeout=TIMEOUT_MS)
+    assert any(m.channel == "sms" and m.to == OMAR and m.body == answer for m in provider_sandbox.sent)
+    bob.screenshot(path="/tmp/relay-issue-reply.png")
+    bob.keyboard.press("Escape")
+    expect(view).to_be_hidden()
+
+    _texts(relay, demo_tenant, from_number=OMAR, body="Thanks!")
+    thanks = _card(bob, "Thanks!").filter(has_text="Omar Haddad")
+    first = thanks.locator(".actions button").first
+    expect(first).to_have_text("Resolve", timeout=TIMEOUT_MS)
+    expect(first).to_have_class(re.compile("primary"))
+    bob.screenshot(path="/tmp/relay-issue-resolve.png")
+    first.click()
+    expect(thanks).to_have_count(0, timeout=TIMEOUT_MS)  # gone from the open issues
+    bob.get_by_role("button", name="closed", exact=True).click()
+    resolved = _card(bob, "Thanks!").filter(has_text="Omar Haddad").first
+    expect(resolved.locator(".status")).to_have_text("Closed by Bob Chen — no action needed", timeout=TIMEOUT_MS)
+    expect(resolved).to_have_class(re.compile("status-closed"))
+
+
+def test_view_customer_opens_the_account_in_a_lightbox(sign_in, relay: Stack, demo_tenant: demo.DemoTenant) -> None:
+    alice = sign_in("alice")
+    _open_feed(alice)
+    text = _unique("Do you have my blue coat?")
+    _texts(relay, demo_tenant, from_number=JANE, body=text)
+    card = _card(alice, text)
+    expect(card).to_have_count(1, timeout=TIMEOUT_MS)
+
+    card.get_by_role("button", name="View Customer").click()
+    account = alice.get_by_role("region", name="Customer account")
+    expect(account.locator("h2")).to_have_text("Jane Doe", timeout=TIMEOUT_MS)
+    expect(account).to_contain_text(JANE)
+    expect(account).to_contain_text("jane.doe@example.com")
+    expect(account.locator("dt", has_text="loyalty tier").locator("+ dd")).to_have_text("Gold")
+    expect(account.locator("dt", has_text="balance").locator("+ dd")).to_have_text("$12.50")
+    expect(alice.locator("#lightbox")).to_be_visible()
+    alice.screenshot(path="/tmp/relay-view-customer.png")
+    account.get_by_role("button", name="Close").click()
+    expect(alice.locator("#lightbox")).to_be_hidden()
+
+    # From the issue itself, and back to it.
+    card.get_by_role("button", name="Assign It").click()
+    alice.locator("#issue-view").get_by_role("button", name="View Customer").click()
+    expect(account.locator("h2")).to_have_text("Jane Doe", timeout=TIMEOUT_MS)
+    account.get_by_role("button", name="Back to the issue").click()
+    expect(_entry(alice, "customer_message", text)).to_have_count(1, timeout=TIMEOUT_MS)
