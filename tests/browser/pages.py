@@ -11,10 +11,11 @@ TIMEOUT_MS = 15_000
 VIEWPORT = {"width": 1280, "height": 800}
 
 
-def sign_in(browser: Browser, relay: Stack, username: str) -> Page:
-    """A new browser context signed in as a demo staff member, with its live connection up."""
+def sign_in(browser: Browser, relay: Stack, username: str, *, tenant_id: str) -> Page:
+    """A new browser context signed in as a staff member of a demo-seeded tenant, with its live connection up."""
     page = browser.new_context(viewport=VIEWPORT).new_page()
     page.goto(relay.gateway_url + "/")
+    page.get_by_label("Business").fill(tenant_id)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(demo.PASSWORD)
     page.get_by_role("button", name="Sign in").click()
