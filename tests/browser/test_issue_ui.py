@@ -70,6 +70,11 @@ def test_assign_it_shows_past_communication_and_the_colleague_sees_the_card_turn
     note = _entry(bob, "private_comment", "Carol, you did her last alterations.")
     expect(note.locator(".tag.private")).to_have_text("Private", timeout=TIMEOUT_MS)
     expect(view.get_by_label("Private comment")).to_have_value("")
+    view.get_by_text("Activity on this issue").click()
+    activity = view.locator("#issue-activity li")
+    expect(activity.first).to_contain_text("The customer's message opened the issue")
+    expect(activity.filter(has_text="Bob Chen assigned it to Carol Diaz")).to_have_count(1)
+    expect(activity.filter(has_text="Bob Chen added a private comment")).to_have_count(1)
     bob.screenshot(path="/tmp/relay-issue-assign.png")
 
     # Carol sees it live: the card turns blue with her name; the issue shows Bob's note to her, marked private.

@@ -94,8 +94,10 @@ export async function openIssue(issueId, state, actions) {
     el("h3", {}, "Reply to the customer"), replyHint, reply,
     el("div", { class: "actions" },
       el("button", { class: "primary", onclick: () => reply.value.trim() && run("replies", { text: reply.value }, reply) }, "Send reply")));
+  const activity = el("ol", { class: "activity", id: "issue-activity" });
   const view = el("div", { class: "issue-view", id: "issue-view", dataset: { issueId } },
-    title, about, buttons, error, el("h3", {}, "Past communication"), history, assignSection, replySection);
+    title, about, buttons, error, el("h3", {}, "Past communication"), history, assignSection, replySection,
+    el("details", {}, el("summary", {}, "Activity on this issue"), activity));
 
   async function run(action, payload, box) {
     error.textContent = "";
@@ -123,6 +125,8 @@ export async function openIssue(issueId, state, actions) {
     history.replaceChildren(...(communication.length ? communication.map((entry) => renderEntry(entry, issue))
       : [el("p", { class: "empty" }, "Nothing yet.")]));
     if (atBottom) history.scrollTop = history.scrollHeight;
+    activity.replaceChildren(...(issue.history || []).map((item) =>
+      el("li", { dataset: { action: item.action } }, `${when(item.at)} · ${activityText(item)}`)));
     const assignee = issue.assignee?.id || state.me.staff_id;
     if (assignee !== assigneeShown) assignSelect.value = assigneeShown = assignee;
     const may = new Set(issue.actions || []);
@@ -139,6 +143,24 @@ export async function openIssue(issueId, state, actions) {
   paint(body);
   openLightbox(view);
   history.scrollTop = history.scrollHeight;
+}
+
+// Who did what to the issue, from its history (the issues service records every change).
+function activityText({ action, actor, detail = {} }) {
+  const who = actor?.name || "Someone";
+  switch (action) {
+    case "opened": return "The customer's message opened the issue";
+    case "message_appended": return "The customer wrote again";
+    case "assigned": return `${who} assigned it to ${detail.assignee?.name || "a colleague"}`;
+    case "taken": return `${who} took it`;
+    case "closed": return `${who} closed it`;
+    case "resolved": return `${who} resolved it: no action needed`;
+    case "reopened": return `${who} reopened it`;
+    case "comment_added": return `${who} added a private comment`;
+    case "replied": return `${who} replied to the customer`;
+    case "reply_status_changed": return `The reply was ${detail.status}${detail.reason ? ` (${detail.reason})` : ""}`;
+    default: return `${who}: ${action.replaceAll("_", " ")}`;
+  }
 }
 
 const ENTRY_CLASS = { customer_message: "inbound", private_comment: "private", reply: "outbound" };
