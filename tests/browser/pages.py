@@ -1,6 +1,7 @@
 """Signing in to the Messages module in a browser, and the steps the browser tests share."""
 
 import re
+import uuid
 
 from playwright.sync_api import Browser, Locator, Page, expect
 
@@ -57,6 +58,17 @@ def post(page: Page, text: str) -> None:
     composer.fill(text)
     composer.press("Enter")
     expect(message(page, text)).to_have_count(1, timeout=TIMEOUT_MS)
+
+
+def unique_name(prefix: str) -> str:
+    """A channel name no earlier test used (tests share one tenant for the whole session)."""
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def open_feed(page: Page) -> None:
+    """The Customer Messages feed, whatever conversation the module reopened in."""
+    page.locator("#nav-feed").click()
+    expect(page.locator("#main h1")).to_have_text("Customer Messages", timeout=TIMEOUT_MS)
 
 
 def sidebar_entry(page: Page, conversation_id: str) -> Locator:

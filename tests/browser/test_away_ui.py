@@ -6,7 +6,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from relay_stack import demo
 from relay_stack.stack import Stack
-from tests.browser.pages import TIMEOUT_MS, start_private
+from tests.browser.pages import TIMEOUT_MS, sidebar_entry, start_private
 
 IDLE_SECONDS = 3  # the page's idle time, lowered from its five minutes through ?idle=
 
@@ -35,7 +35,7 @@ def test_idle_tab_goes_away_and_comes_back_on_input(sign_in, relay: Stack, demo_
     alice = sign_in("alice")
     bob = sign_in("bob")
     private_id = start_private(bob, with_whom="Alice Martin")
-    alice_dot = bob.locator(f'.sidebar a[data-conversation="{private_id}"] .dot')
+    alice_dot = sidebar_entry(bob, private_id).locator(".dot")
     _status(alice_dot, "online")
 
     # The page records what it tells notify, then reopens with a short idle time.
@@ -63,7 +63,7 @@ def test_hidden_tab_goes_away_and_is_back_when_shown(sign_in, relay: Stack, demo
     alice = sign_in("alice")
     bob = sign_in("bob")
     private_id = start_private(bob, with_whom="Alice Martin")
-    alice_dot = bob.locator(f'.sidebar a[data-conversation="{private_id}"] .dot')
+    alice_dot = sidebar_entry(bob, private_id).locator(".dot")
     _status(alice_dot, "online")
 
     alice.evaluate(HIDE)

@@ -1,17 +1,12 @@
 """Channel settings in real browsers: rename, topic, archive, members; who may do what, seen live by the others."""
 
 import re
-import uuid
 
 from playwright.sync_api import Locator, Page, expect
 
 from relay_stack import demo
 from relay_stack.stack import Stack
-from tests.browser.pages import TIMEOUT_MS, create_channel, sidebar_entry
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+from tests.browser.pages import TIMEOUT_MS, create_channel, sidebar_entry, unique_name
 
 
 def _settings(page: Page) -> Locator:
@@ -37,7 +32,7 @@ def test_manager_adds_and_removes_members_sets_topic_renames_and_archives_seen_l
     alice = sign_in("alice")
     bob = sign_in("bob")
     carol = sign_in("carol")
-    name = _unique("alterations")
+    name = unique_name("alterations")
     channel_id = create_channel(bob, name, members=["Carol Diaz"])
     sidebar_entry(carol, channel_id).click()
     expect(carol.locator("#conversation-header h1")).to_have_text(f"# {name}", timeout=TIMEOUT_MS)
@@ -114,7 +109,7 @@ def test_staff_member_gets_no_member_controls_and_sees_the_reason_if_refused_any
 ) -> None:
     bob = sign_in("bob")
     carol = sign_in("carol")
-    channel_id = create_channel(bob, _unique("front"), members=["Carol Diaz"])
+    channel_id = create_channel(bob, unique_name("front"), members=["Carol Diaz"])
     sidebar_entry(carol, channel_id).click()
 
     # The creator renames and archives; only managers and admins manage members.

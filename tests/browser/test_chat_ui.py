@@ -1,19 +1,16 @@
 """Staff chat in real browsers, several people signed in at once against the whole running stack."""
 
 import re
-import uuid
 
 from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
 from relay_stack import demo
 from relay_stack.stack import Stack
-from tests.browser.pages import TIMEOUT_MS, create_channel, message, post, sidebar_entry, start_private
+from tests.browser.pages import (
+    TIMEOUT_MS, create_channel, message, post, sidebar_entry, start_private, unique_name,
+)
 
 RED = "rgb(217, 48, 37)"
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
 def _badge_count(badge: Locator) -> int:
@@ -35,7 +32,7 @@ def test_message_arrives_live_with_toast_and_badge_and_opens_under_the_new_messa
 ) -> None:
     bob = sign_in("bob")
     carol = sign_in("carol")
-    channel = _unique("pressing")
+    channel = unique_name("pressing")
     channel_id = create_channel(bob, channel, members=["Carol Diaz"])
     carol_entry = sidebar_entry(carol, channel_id)
     expect(carol_entry).to_have_text(f"# {channel}", timeout=TIMEOUT_MS)
@@ -98,7 +95,7 @@ def test_clicking_a_toast_opens_the_conversation_and_the_module_reopens_there(
     alice = sign_in("alice")
     bob = sign_in("bob")
     private_id = start_private(alice, with_whom="Bob Chen")
-    text = f"Can you cover Saturday morning? ({_unique('ask')})"
+    text = f"Can you cover Saturday morning? ({unique_name('ask')})"
     post(alice, text)
 
     toast = bob.locator(".toast").filter(has_text=text)
@@ -129,14 +126,14 @@ def test_private_message_between_two_people_is_not_visible_to_a_third(
     bob = sign_in("bob")
     carol = sign_in("carol")
     private_id = start_private(bob, with_whom="Carol Diaz")
-    secret = f"Alice's birthday cake is in the back fridge ({_unique('shh')})"
+    secret = f"Alice's birthday cake is in the back fridge ({unique_name('shh')})"
     post(bob, secret)
     expect(carol.locator(".toast").filter(has_text=secret).locator(".where")).to_have_text("Bob Chen",
                                                                                            timeout=TIMEOUT_MS)
     expect(sidebar_entry(carol, private_id).locator(".badge")).to_have_text("1", timeout=TIMEOUT_MS)
 
     # Something everybody sees, posted after the private message: once Alice has it, she would have had the other.
-    channel_id = create_channel(bob, _unique("front-desk"), members=["Alice Martin", "Carol Diaz"])
+    channel_id = create_channel(bob, unique_name("front-desk"), members=["Alice Martin", "Carol Diaz"])
     post(bob, "Team meeting at 5")
     expect(alice.locator(".toast").filter(has_text="Team meeting at 5")).to_have_count(1, timeout=TIMEOUT_MS)
     expect(sidebar_entry(alice, channel_id)).to_be_visible()
@@ -160,7 +157,7 @@ def test_after_the_connection_drops_the_page_catches_up_with_since_and_refetches
 ) -> None:
     bob = sign_in("bob")
     carol = sign_in("carol")
-    channel_id = create_channel(bob, _unique("deliveries"), members=["Carol Diaz"])
+    channel_id = create_channel(bob, unique_name("deliveries"), members=["Carol Diaz"])
     sidebar_entry(carol, channel_id).click()
     post(bob, "Van leaves at 2")
     expect(message(carol, "Van leaves at 2")).to_have_count(1, timeout=TIMEOUT_MS)

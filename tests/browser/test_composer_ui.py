@@ -1,14 +1,13 @@
 """The composer in real browsers: replying to a message with a quote, files attached by address, @mentions."""
 
 import re
-import uuid
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
 from relay_stack import demo
 from relay_stack.stack import Stack
-from tests.browser.pages import TIMEOUT_MS, create_channel, message, post
+from tests.browser.pages import TIMEOUT_MS, create_channel, message, post, sidebar_entry, unique_name
 
 
 def _stored_messages(page: Page, relay: Stack, conversation_id: str) -> list[dict[str, Any]]:
@@ -23,8 +22,8 @@ def test_reply_shows_a_quote_of_the_message_it_answers_for_everyone(
 ) -> None:
     bob = sign_in("bob")
     carol = sign_in("carol")
-    channel_id = create_channel(bob, f"counter-{uuid.uuid4().hex[:6]}", members=["Carol Diaz"])
-    carol.locator(f'.sidebar a[data-conversation="{channel_id}"]').click()
+    channel_id = create_channel(bob, unique_name("counter"), members=["Carol Diaz"])
+    sidebar_entry(carol, channel_id).click()
     post(bob, "Who has the van keys?")
     post(bob, "And the till float?")
     question = message(carol, "Who has the van keys?")
@@ -67,8 +66,8 @@ def test_file_attached_by_address_shows_as_a_link_on_the_message(
 ) -> None:
     alice = sign_in("alice")
     bob = sign_in("bob")
-    channel_id = create_channel(alice, f"rota-{uuid.uuid4().hex[:6]}", members=["Bob Chen"])
-    bob.locator(f'.sidebar a[data-conversation="{channel_id}"]').click()
+    channel_id = create_channel(alice, unique_name("rota"), members=["Bob Chen"])
+    sidebar_entry(bob, channel_id).click()
     expect(bob.locator("#conversation-header h1")).to_have_text(re.compile("^# rota-"), timeout=TIMEOUT_MS)
 
     alice.get_by_role("button", name="Attach a file").click()
@@ -98,8 +97,8 @@ def test_typing_at_suggests_colleagues_and_the_mention_is_highlighted_for_them(
 ) -> None:
     bob = sign_in("bob")
     carol = sign_in("carol")
-    channel_id = create_channel(bob, f"shift-{uuid.uuid4().hex[:6]}", members=["Carol Diaz"])
-    carol.locator(f'.sidebar a[data-conversation="{channel_id}"]').click()
+    channel_id = create_channel(bob, unique_name("shift"), members=["Carol Diaz"])
+    sidebar_entry(carol, channel_id).click()
 
     composer = bob.get_by_label("Message", exact=True)
     composer.press_sequentially("Can you close tonight @ca")

@@ -8,7 +8,7 @@ from playwright.sync_api import Locator, Page, expect
 from relay_stack import demo
 from relay_stack.sandbox import ProviderSandbox
 from relay_stack.stack import Stack
-from tests.browser.pages import TIMEOUT_MS
+from tests.browser.pages import TIMEOUT_MS, open_feed
 from tests.support import post_twilio_sms
 
 JANE = "+14155550101"
@@ -18,12 +18,6 @@ BLUE = "rgb(26, 115, 232)"
 
 def _unique(text: str) -> str:
     return f"{text} ({uuid.uuid4().hex[:6]})"
-
-
-def _open_feed(page: Page) -> None:
-    """The Customer Messages feed, whatever conversation the module reopened in."""
-    page.locator("#nav-feed").click()
-    expect(page.locator("#main h1")).to_have_text("Customer Messages", timeout=TIMEOUT_MS)
 
 
 def _texts(relay: Stack, tenant: demo.DemoTenant, *, from_number: str, body: str) -> None:
@@ -44,7 +38,7 @@ def test_assign_it_shows_past_communication_and_the_colleague_sees_the_card_turn
     bob = sign_in("bob")
     carol = sign_in("carol")
     for page in (bob, carol):
-        _open_feed(page)
+        open_feed(page)
 
     # Jane wrote before, and that issue was closed: her new text opens a new issue with the old one as history.
     earlier = _unique("Do you clean wedding dresses?")
@@ -96,7 +90,7 @@ def test_reply_to_customer_shows_its_delivery_and_a_thanks_is_offered_resolve_fi
     sign_in, relay: Stack, demo_tenant: demo.DemoTenant, provider_sandbox: ProviderSandbox
 ) -> None:
     bob = sign_in("bob")
-    _open_feed(bob)
+    open_feed(bob)
     question = _unique("Is my grey suit ready?")
     _texts(relay, demo_tenant, from_number=OMAR, body=question)
     card = _card(bob, question)
@@ -137,7 +131,7 @@ def test_reply_to_customer_shows_its_delivery_and_a_thanks_is_offered_resolve_fi
 
 def test_view_customer_opens_the_account_in_a_lightbox(sign_in, relay: Stack, demo_tenant: demo.DemoTenant) -> None:
     alice = sign_in("alice")
-    _open_feed(alice)
+    open_feed(alice)
     text = _unique("Do you have my blue coat?")
     _texts(relay, demo_tenant, from_number=JANE, body=text)
     card = _card(alice, text)

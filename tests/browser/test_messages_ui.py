@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from relay_stack import demo
 from relay_stack.stack import Stack
-from tests.browser.pages import TIMEOUT_MS
+from tests.browser.pages import TIMEOUT_MS, open_feed
 from tests.support import post_twilio_sms
 
 
@@ -16,8 +16,7 @@ def test_customer_text_shows_live_and_take_close_change_its_colour_for_everyone(
     bob = sign_in("bob")
     carol = sign_in("carol")
     for page in (bob, carol):  # the module reopens where each left off, maybe in a chat conversation
-        page.locator("#nav-feed").click()
-        expect(page.locator("#main h1")).to_have_text("Customer Messages", timeout=TIMEOUT_MS)
+        open_feed(page)
 
     assert post_twilio_sms(relay, demo_tenant, from_number="+14155550103",
                            body="Can I pick up my coat at 5?").status_code == 200
