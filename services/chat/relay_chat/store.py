@@ -87,18 +87,23 @@ async def find_staff(database: Any, *, tenant_id: str, keys: list[str]) -> list[
     return await cursor.to_list(None)
 
 
-# ---- conversations -----------------------------------------------------------------------------------
-
-
-async def insert_conversation(database: Any, *, document: dict[str, Any], events: list[Envelope[Any]]) -> bool:
-    """Store a new conversation with its events; False if a unique rule says it exists already."""
+async def _insert_new(collection: Any, *, document: dict[str, Any], events: list[Envelope[Any]]) -> bool:
+    """Insert a document with the events announcing it; False if a unique index says it exists already."""
     try:
-        await database[CONVERSATIONS].insert_one(outbox.with_events(document, events))
+        await collection.insert_one(outbox.with_events(document, events))
     except Exception as error:
         if is_duplicate_key(error):
             return False
         raise
     return True
+
+
+# ---- conversations -----------------------------------------------------------------------------------
+
+
+async def insert_conversation(database: Any, *, document: dict[str, Any], events: list[Envelope[Any]]) -> bool:
+    """Store a new conversation with its events; False if a unique rule says it exists already."""
+    return await _insert_new(database[CONVERSATIONS], document=document, events=events)
 
 
 async def get_conversation(database: Any, *, tenant_id: str, conversation_id: str) -> dict[str, Any] | None:
@@ -177,13 +182,7 @@ async def public_channels(database: Any, *, tenant_id: str, include_archived: bo
 
 async def insert_message(database: Any, *, document: dict[str, Any], events: list[Envelope[Any]]) -> bool:
     """Store a new message with its events; False if the client's id was used already."""
-    try:
-        await database[MESSAGES].insert_one(outbox.with_events(document, events))
-    except Exception as error:
-        if is_duplicate_key(error):
-            return False
-        raise
-    return True
+    return await _insert_new(database[MESSAGES], document=document, events=events)
 
 
 async def get_message(database: Any, *, tenant_id: str, conversation_id: str, message_id: str) -> dict[str, Any] | None:
@@ -284,13 +283,7 @@ async def move_marker(
     if expected is None:
         document = {"_id": marker_id, "tenant_id": tenant_id, "staff_id": staff_id,
                     "conversation_id": conversation_id, "read_up_to_seq": seq, "updated_at": now()}
-        try:
-            await collection.insert_one(outbox.with_events(document, events))
-        except Exception as error:
-            if is_duplicate_key(error):
-                return None
-            raise
-        return marker_id
+        return marker_id if await _insert_new(collection, document=document, events=events) else None
     result = await collection.update_one(
         {"_id": marker_id, "read_up_to_seq": expected},
         {"$set": {"read_up_to_seq": seq, "updated_at": now()}, "$push": outbox.push_events(events)},
