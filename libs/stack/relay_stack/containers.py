@@ -1,5 +1,6 @@
 """Real MongoDB and Apache Kafka for the tests, from MONGODB_URI / RELAY_TEST_KAFKA, or testcontainers where Docker runs."""
 
+import functools
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ MONGODB_IMAGE = "mongo:7"
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"  # KRaft mode; testcontainers' default Kafka image
 
 
+@functools.cache  # asked once per test session, not once per real server
 def docker_unavailable_reason() -> str | None:
     """Why containers cannot start here, or None when a Docker engine answers."""
     if not shutil.which("docker"):
