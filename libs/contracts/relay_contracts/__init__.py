@@ -1,6 +1,6 @@
 """Relay's shared vocabulary: every event, topic and key, defined once."""
 
-from relay_contracts import chat, customer_messages, issues, staff, topics
+from relay_contracts import chat, customer_messages, issues, staff, tenants, topics
 from relay_contracts.envelope import (
     Envelope,
     EventPayload,
@@ -21,5 +21,6 @@ __all__ = [
     "parse_event",
     "registered_event_types",
     "staff",
+    "tenants",
     "topics",
 ]

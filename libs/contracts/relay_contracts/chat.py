@@ -56,7 +56,9 @@ class ChatMessage(BaseModel):
     client_message_id: str | None = None
 
 
-class _ChatEvent(EventPayload):
+class ChatEvent(EventPayload):
+    """Base of every chat event: the conversation it happened in and who may see it."""
+
     topic = CHAT_EVENTS
 
     conversation: ConversationRef
@@ -67,7 +69,7 @@ class _ChatEvent(EventPayload):
 
 
 @register
-class ChatMessagePosted(_ChatEvent):
+class ChatMessagePosted(ChatEvent):
     """A message was posted in a channel or private conversation."""
 
     event_type = "chat.message_posted"
@@ -75,7 +77,7 @@ class ChatMessagePosted(_ChatEvent):
 
 
 @register
-class ChatMessageEdited(_ChatEvent):
+class ChatMessageEdited(ChatEvent):
     """A message's text was edited by its author."""
 
     event_type = "chat.message_edited"
@@ -83,7 +85,7 @@ class ChatMessageEdited(_ChatEvent):
 
 
 @register
-class ChatMessageDeleted(_ChatEvent):
+class ChatMessageDeleted(ChatEvent):
     """A message was deleted by its author or a manager."""
 
     event_type = "chat.message_deleted"
@@ -94,7 +96,7 @@ class ChatMessageDeleted(_ChatEvent):
 
 
 @register
-class ConversationCreated(_ChatEvent):
+class ConversationCreated(ChatEvent):
     """A channel was created or a private conversation started."""
 
     event_type = "chat.conversation_created"
@@ -102,7 +104,7 @@ class ConversationCreated(_ChatEvent):
 
 
 @register
-class ConversationUpdated(_ChatEvent):
+class ConversationUpdated(ChatEvent):
     """A channel was renamed, given a new topic, archived or unarchived."""
 
     event_type = "chat.conversation_updated"
@@ -119,7 +121,7 @@ class MembershipChange(StrEnum):
 
 
 @register
-class MembershipChanged(_ChatEvent):
+class MembershipChanged(ChatEvent):
     """Someone joined, left, was added to or removed from a channel."""
 
     event_type = "chat.membership_changed"
@@ -129,7 +131,7 @@ class MembershipChanged(_ChatEvent):
 
 
 @register
-class ReadMarkerMoved(_ChatEvent):
+class ReadMarkerMoved(ChatEvent):
     """A staff member read up to a message; their unread counts changed (audience: them only)."""
 
     event_type = "chat.read_marker_moved"
@@ -142,7 +144,7 @@ class ReadMarkerMoved(_ChatEvent):
 
 
 @register
-class ReadingPositionSaved(_ChatEvent):
+class ReadingPositionSaved(ChatEvent):
     """A staff member's last open conversation and place in it, so the module reopens there (audience: them)."""
 
     event_type = "chat.reading_position_saved"
@@ -158,7 +160,9 @@ class PresenceStatus(StrEnum):
     OFFLINE = "offline"
 
 
-class _PresenceEvent(EventPayload):
+class PresenceEvent(EventPayload):
+    """Base of presence and typing signals shared between notify replicas."""
+
     topic = PRESENCE_EVENTS
 
     replica_id: str = Field(min_length=1, description="the notify replica that saw the change")
@@ -168,7 +172,7 @@ class _PresenceEvent(EventPayload):
 
 
 @register
-class PresenceChanged(_PresenceEvent):
+class PresenceChanged(PresenceEvent):
     """A staff member's presence on one notify replica changed (audience: their tenant's staff)."""
 
     event_type = "presence.changed"
@@ -178,7 +182,7 @@ class PresenceChanged(_PresenceEvent):
 
 
 @register
-class PresenceHeartbeat(_PresenceEvent):
+class PresenceHeartbeat(PresenceEvent):
     """Every staff member connected to one notify replica, repeated so a lost replica's users go offline."""
 
     event_type = "presence.heartbeat"
@@ -194,7 +198,7 @@ class TypingState(StrEnum):
 
 
 @register
-class TypingNotified(_PresenceEvent):
+class TypingNotified(PresenceEvent):
     """Someone is typing in a conversation (audience: its other members)."""
 
     event_type = "presence.typing"

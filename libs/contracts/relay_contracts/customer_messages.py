@@ -1,5 +1,6 @@
 """Events about customers' messages: inbound from providers, outbound replies, delivery status."""
 
+import re
 from datetime import datetime
 from enum import StrEnum
 
@@ -94,6 +95,53 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
     BOUNCED = "bounced"
     REFUSED = "refused"
+
+
+# How far along each state is. A report that does not move a message further along changes nothing, so late
+# or repeated provider callbacks never move it backwards. A failure outranks "delivered" (a carrier can report
+# a failure after a delivery receipt; an email can bounce after it was accepted), and a bounce or refusal
+# outranks a plain failure (it is the more specific, later word on the same message).
+_DELIVERY_RANK = {
+    DeliveryState.QUEUED: 1,
+    DeliveryState.SENDING: 2,
+    DeliveryState.SENT: 3,
+    DeliveryState.DELIVERED: 4,
+    DeliveryState.UNDELIVERED: 5,
+    DeliveryState.FAILED: 5,
+    DeliveryState.BOUNCED: 6,
+    DeliveryState.REFUSED: 6,
+}
+FINAL_DELIVERY_STATES = frozenset({DeliveryState.DELIVERED, DeliveryState.UNDELIVERED, DeliveryState.FAILED,
+                                   DeliveryState.BOUNCED, DeliveryState.REFUSED})
+
+
+def delivery_rank(state: DeliveryState | str) -> int:
+    """How far along a delivery state is (queued lowest, bounced and refused highest)."""
+    return _DELIVERY_RANK[DeliveryState(state)]
+
+
+def advances_delivery(*, current: DeliveryState | str | None, new: DeliveryState | str) -> bool:
+    """Whether a reported state moves a message further along than the one it has (so it should be recorded)."""
+    return current is None or delivery_rank(new) > delivery_rank(current)
+
+
+def reply_subject(subject: str | None) -> str:
+    """The subject of an email reply: the customer's, white space folded, prefixed once with "Re: "."""
+    subject = " ".join((subject or "").split())
+    if not subject:
+        return "Re: your message"
+    return subject if re.match(r"(?i)^re\s*:", subject) else f"Re: {subject}"
+
+
+def reply_threading(threading: EmailThreading | None) -> EmailThreading | None:
+    """How a reply threads under the email `threading` describes: In-Reply-To its id, References the chain + it."""
+    if threading is None:
+        return None
+    parent = threading.message_id or threading.in_reply_to
+    if not parent:
+        return None
+    references = list(dict.fromkeys([r for r in threading.references if r] + [parent]))
+    return EmailThreading(in_reply_to=parent, references=references)
 
 
 @register

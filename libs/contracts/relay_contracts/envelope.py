@@ -27,8 +27,8 @@ class EventPayload(BaseModel):
 P = TypeVar("P", bound=EventPayload)
 
 
-class Envelope(BaseModel, Generic[P]):
-    """Metadata shared by all events, around a typed payload."""
+class _EnvelopeFields(BaseModel):
+    """Metadata shared by all events: identity, type and version, tenant, time, producer and causality."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -40,6 +40,11 @@ class Envelope(BaseModel, Generic[P]):
     producer: str = Field(min_length=1)
     correlation_id: str = Field(min_length=1)
     causation_id: str | None = None
+
+
+class Envelope(_EnvelopeFields, Generic[P]):
+    """Metadata shared by all events, around a typed payload."""
+
     payload: P
 
     @property
@@ -81,17 +86,9 @@ class InvalidEvent(ValueError):
     """An event on a topic that cannot be decoded; the reason goes with it to dead-letter."""
 
 
-class _RawEnvelope(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class _RawEnvelope(_EnvelopeFields):
+    """An envelope whose payload is not decoded yet (its type says which class decodes it)."""
 
-    event_id: UUID
-    type: str
-    version: int = Field(ge=1)
-    tenant_id: str = Field(min_length=1)
-    occurred_at: AwareDatetime
-    producer: str = Field(min_length=1)
-    correlation_id: str = Field(min_length=1)
-    causation_id: str | None = None
     payload: dict[str, Any]
 
 
