@@ -6,35 +6,15 @@ from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request
-from pydantic import BaseModel, ConfigDict
 
-from relay_contracts.issues import StaffRef
 from relay_contracts.staff import StaffRole
 from relay_kit.errors import Forbidden, Unauthorized
+from relay_kit.principal import StaffPrincipal
+
+__all__ = ["AdminOnly", "CurrentStaff", "StaffPrincipal", "bearer_token", "issue_token", "verify_token"]
 
 ALGORITHM = "HS256"
 AUDIENCE = "relay-staff"
-
-
-class StaffPrincipal(BaseModel):
-    """The signed-in staff member a request acts for."""
-
-    model_config = ConfigDict(frozen=True)
-
-    staff_id: str
-    tenant_id: str
-    name: str
-    role: StaffRole = StaffRole.STAFF
-
-    @property
-    def ref(self) -> StaffRef:
-        """How events name this person."""
-        return StaffRef(id=self.staff_id, name=self.name)
-
-    @property
-    def is_manager(self) -> bool:
-        """Managers and admins manage channels and may delete others' messages."""
-        return self.role in (StaffRole.MANAGER, StaffRole.ADMIN)
 
 
 def issue_token(principal: StaffPrincipal, *, secret: str, ttl: timedelta = timedelta(hours=12)) -> str:

@@ -1,27 +1,21 @@
-"""Kafka through FastStream: one broker per service, typed events in, invalid ones dead-lettered."""
+"""Kafka through FastStream: one broker per service, publishing, topics and consumer lag (consuming: relay_kit.consuming)."""
 
 import asyncio
 import contextlib
+import functools
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
-from relay_contracts import Envelope, EventPayload, InvalidEvent, parse_event
+from relay_contracts import Envelope, EventPayload
 from relay_contracts.topics import Topic
-from relay_kit import metrics
-from relay_kit.logs import correlation_id_var, event_id_var, tenant_id_var
+from relay_kit import metrics, outbox
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[Envelope[EventPayload]], Awaitable[None]]
-RETRY_BACKOFF_SECONDS = 0.5
 LAG_PROBE_TIMEOUT_SECONDS = 5.0
 
 
@@ -38,107 +32,52 @@ def make_broker(*, bootstrap_servers: str, client_id: str) -> KafkaBroker:
 
 async def publish_event(broker: KafkaBroker, event: Envelope[Any], *, service: str) -> None:
     """Publish an event under its topic and key; returns once the broker acknowledged it."""
-    await broker.publish(
-        event.to_bytes(),
-        topic=event.topic.name,
-        key=event.key,
+    await publish_stored(broker, outbox.StoredEvent(
+        event_id=str(event.event_id), topic=event.topic.name, key=event.key, type=event.type,
+        correlation_id=event.correlation_id, body=event.to_bytes()), service=service)
+
+
+def declare_publishers(broker: KafkaBroker, payload_classes: Iterable[type[EventPayload]], *, service: str) -> None:
+    """One FastStream publisher per topic the classes are published on, documented with their envelope schema."""
+    from relay_kit.asyncapi import envelope_model
+
+    by_topic: dict[str, list[type[EventPayload]]] = {}
+    for payload_class in payload_classes:
+        by_topic.setdefault(payload_class.topic.name, []).append(payload_class)
+    declared = _publishers(broker)
+    for topic, classes in by_topic.items():
+        if topic not in declared:
+            declared[topic] = broker.publisher(
+                topic, title=f"{service}:{topic}", schema=envelope_model(classes),
+                description="Publishes " + ", ".join(c.__name__ for c in classes))
+
+
+def _publishers(broker: KafkaBroker) -> dict[str, Any]:
+    publishers: dict[str, Any] | None = getattr(broker, "_relay_publishers", None)
+    if publishers is None:
+        publishers = {}
+        broker._relay_publishers = publishers  # type: ignore[attr-defined]
+    return publishers
+
+
+async def publish_stored(broker: KafkaBroker, stored: "outbox.StoredEvent", *, service: str) -> None:
+    """Publish an already encoded event (an outbox entry) as it is; returns once the broker acknowledged it.
+
+    A topic with a declared publisher is published through it; others (tests, tools) through the broker.
+    """
+    publisher = _publishers(broker).get(stored.topic)
+    send = publisher.publish if publisher is not None else functools.partial(broker.publish, topic=stored.topic)
+    await send(
+        stored.body,
+        key=stored.key,
         headers={
             "content-type": "application/json",
-            "event-type": event.type,
-            "event-id": str(event.event_id),
-            "correlation-id": event.correlation_id,
+            "event-type": stored.type,
+            "event-id": stored.event_id,
+            "correlation-id": stored.correlation_id,
         },
     )
-    metrics.EVENTS_PRODUCED.labels(service, event.topic.name, event.type).inc()
-
-
-def subscribe(
-    broker: KafkaBroker,
-    topic: Topic,
-    handler: EventHandler,
-    *,
-    group_id: str,
-    service: str,
-    auto_offset_reset: str = "earliest",
-    fetch_max_wait_ms: int = 500,
-) -> None:
-    """Register a handler for a topic: decode, dead-letter invalid events, commit only after the handler."""
-    subscribe_each(broker, {topic: handler}, group_id=group_id, service=service, auto_offset_reset=auto_offset_reset,
-                   fetch_max_wait_ms=fetch_max_wait_ms)
-
-
-def subscribe_each(
-    broker: KafkaBroker,
-    handlers: Mapping[Topic, EventHandler],
-    *,
-    group_id: str,
-    service: str,
-    auto_offset_reset: str = "earliest",
-    fetch_max_wait_ms: int = 500,
-) -> None:
-    """One consumer in the group for several topics, each event going to its topic's handler (one group join)."""
-    by_name = {topic.name: (topic, handler) for topic, handler in handlers.items()}
-
-    async def raw_body(message: Any) -> bytes:
-        return message.body
-
-    @broker.subscriber(
-        *by_name,
-        group_id=group_id,
-        auto_offset_reset=auto_offset_reset,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        fetch_max_wait_ms=fetch_max_wait_ms,
-        decoder=raw_body,
-        title=f"{service}:{','.join(by_name)}",
-    )
-    async def on_message(body: bytes, message: KafkaMessage) -> None:
-        topic, handler = by_name[message.raw_message.topic]
-        try:
-            event = parse_event(body)
-        except InvalidEvent as error:
-            await _dead_letter(broker, topic, message, reason=str(error), service=service, group_id=group_id)
-            return
-        tokens = (
-            tenant_id_var.set(event.tenant_id),
-            event_id_var.set(str(event.event_id)),
-            correlation_id_var.set(event.correlation_id),
-        )
-        started = time.perf_counter()
-        try:
-            metrics.EVENT_AGE.labels(service, topic.name).observe(
-                max(0.0, (datetime.now(UTC) - event.occurred_at).total_seconds())
-            )
-            await handler(event)
-        except Exception:
-            metrics.EVENTS_FAILED.labels(service, topic.name).inc()
-            log.exception("handling %s failed; it will be redelivered", event.type)
-            await asyncio.sleep(RETRY_BACKOFF_SECONDS)
-            raise
-        finally:
-            metrics.HANDLER_LATENCY.labels(service, topic.name).observe(time.perf_counter() - started)
-            for var, token in zip((tenant_id_var, event_id_var, correlation_id_var), tokens, strict=True):
-                var.reset(token)
-        metrics.EVENTS_CONSUMED.labels(service, topic.name, event.type).inc()
-
-
-async def _dead_letter(
-    broker: KafkaBroker, topic: Topic, message: Any, *, reason: str, service: str, group_id: str
-) -> None:
-    raw = message.raw_message
-    log.warning("dead-lettering an invalid event from %s: %s", topic.name, reason, extra={"topic": topic.name})
-    await broker.publish(
-        message.body,
-        topic=topic.dead_letter,
-        key=raw.key,
-        headers={
-            "dead-letter-reason": reason[:1000],
-            "source-topic": topic.name,
-            "source-partition": str(raw.partition),
-            "source-offset": str(raw.offset),
-            "consumer-group": group_id,
-        },
-    )
-    metrics.EVENTS_DEAD_LETTERED.labels(service, topic.name).inc()
+    metrics.EVENTS_PRODUCED.labels(service, stored.topic, stored.type).inc()
 
 
 async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *, replication_factor: int = 1) -> None:

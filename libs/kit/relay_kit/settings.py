@@ -36,6 +36,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     outbox_sweep_seconds: float = 1.0
+    publish_timeout_seconds: float = Field(
+        default=5.0, gt=0,
+        description="longest a change waits for the broker to take its events before the caller's policy applies "
+                    "(a webhook answers 503, a staff action succeeds and leaves them to the sweeper)",
+    )
     consumer_fetch_max_wait_ms: int = Field(
         default=10, ge=1,
         description="longest a consumer's fetch waits for data: the embedded broker answers a fetch only when this "

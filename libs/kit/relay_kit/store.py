@@ -1,11 +1,19 @@
 """Connecting a service to its own database: a real MongoDB, or the in-process stand-in."""
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
 from relay_kit.settings import ServiceSettings
-from relay_kit.standin import StandInClient
+from relay_kit.standin import StandInClient, StandInCollection, StandInDatabase
+
+Document: TypeAlias = dict[str, Any]
+Database: TypeAlias = AsyncDatabase[Document] | StandInDatabase
+"""A service's own database: a real MongoDB's (PyMongo's async API) or the in-process stand-in's."""
+Collection: TypeAlias = AsyncCollection[Document] | StandInCollection
+"""One collection of a service's database, in either mode."""
 
 
 def connect(settings: ServiceSettings) -> Any:
@@ -20,7 +28,7 @@ def uses_real_mongodb(settings: ServiceSettings) -> bool:
     return bool(settings.mongodb_uri)
 
 
-async def apply_indexes(database: Any, indexes: dict[str, list[IndexModel]]) -> None:
+async def apply_indexes(database: Database, indexes: dict[str, list[IndexModel]]) -> None:
     """Create the declared indexes (idempotent), the same way in both modes."""
     for collection, models in indexes.items():
         if models:

@@ -12,7 +12,8 @@ from prometheus_client import REGISTRY
 from relay_contracts import new_event
 from relay_contracts.staff import StaffAccountSaved
 from relay_contracts.topics import Topic
-from relay_kit.kafka import ensure_topics, keep_consumer_lag_fresh, make_broker, measure_consumer_lag, subscribe
+from relay_kit.consuming import EventHandlers, consume
+from relay_kit.kafka import ensure_topics, keep_consumer_lag_fresh, make_broker, measure_consumer_lag
 from relay_stack.polling import eventually
 
 
@@ -35,7 +36,9 @@ async def test_lag_shows_the_backlog_behind_a_stuck_handler_then_zero_then_nothi
         handled.append(event.payload.staff_id)
         await release.wait()
 
-    subscribe(broker, topic, stuck_until_released, group_id=group, service="lag-test")
+    handlers = EventHandlers()
+    handlers.add(StaffAccountSaved, stuck_until_released)
+    consume(broker, handlers, topics=[topic], group_id=group, service="lag-test")
     labels = {"service": "lag-test", "group": group, "topic": topic.name, "partition": "0"}
 
     def lag() -> float | None:

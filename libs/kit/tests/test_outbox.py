@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from relay_contracts import new_event
+from relay_contracts import new_event, parse_event
 from relay_contracts.staff import StaffAccountSaved
 from relay_kit import outbox
 from relay_kit.outbox import Outbox
@@ -19,7 +19,7 @@ async def test_flush_publishes_in_order_and_empties_the_outbox() -> None:
     published = []
 
     async def publish(event) -> None:
-        published.append(event.payload.staff_id)
+        published.append(parse_event(event.body).payload.staff_id)
 
     box = Outbox(service="test", publish=publish, collections=[collection])
     await collection.insert_one(outbox.with_events({"_id": 1}, [_event("a")]))
@@ -37,7 +37,7 @@ async def test_sweeper_publishes_what_a_failed_publish_left_behind() -> None:
     async def publish(event) -> None:
         if not broker_up:
             raise ConnectionError("broker down")
-        published.append(event.payload.staff_id)
+        published.append(parse_event(event.body).payload.staff_id)
 
     box = Outbox(service="test", publish=publish, collections=[collection])
     await collection.insert_one(outbox.with_events({"_id": 1}, [_event("a")]))
@@ -65,7 +65,7 @@ async def test_the_sweeper_finds_pending_events_through_its_index() -> None:
     published = []
 
     async def publish(event) -> None:
-        published.append(event.payload.staff_id)
+        published.append(parse_event(event.body).payload.staff_id)
 
     box = Outbox(service="test", publish=publish, collections=[collection])
     await box.prepare()
