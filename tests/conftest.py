@@ -34,10 +34,9 @@ def relay(provider_sandbox: ProviderSandbox, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture(scope="session")
 def demo_tenant(relay: Stack, provider_sandbox: ProviderSandbox) -> demo.DemoTenant:
-    """The demo tenant, seeded through the provisioning APIs, replies going to the sandbox."""
+    """The demo tenant, seeded through the gateway's admin API, replies going to the sandbox."""
     secrets = demo.ProviderSecrets(twilio_api_base_url=provider_sandbox.twilio_url,
                                    smtp_port=provider_sandbox.smtp_port)
-    return demo.seed(gateway_url=relay.gateway_url, ingest_url=relay.url("ingest"),
-                     admin_token=relay.admin_token, secrets=secrets)
+    return demo.seed(gateway_url=relay.gateway_url, admin_token=relay.admin_token, secrets=secrets)
 
 

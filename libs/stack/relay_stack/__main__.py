@@ -43,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         secrets = demo.ProviderSecrets(
             twilio_api_base_url=sandbox.twilio_url, smtp_host="127.0.0.1", smtp_port=sandbox.smtp_port
         )
-        tenant = demo.seed(gateway_url=stack.gateway_url, ingest_url=stack.url("ingest"),
-                           admin_token=stack.admin_token, secrets=secrets)
+        tenant = demo.seed(gateway_url=stack.gateway_url, admin_token=stack.admin_token, secrets=secrets)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stopped.set())
         print(banner(stack, tenant, sandbox), flush=True)
@@ -77,6 +76,10 @@ Relay is running: {base}
     Twilio status    POST {base}/webhooks/{t}/twilio/status   (same signature scheme)
     SendGrid email   POST {base}/webhooks/{t}/sendgrid/inbound (basic auth {s.sendgrid_user}:{s.sendgrid_password})
     Mailgun email    POST {base}/webhooks/{t}/mailgun/inbound  (signing key '{s.mailgun_signing_key}')
+
+  Admin API (Authorization: Bearer $RELAY_ADMIN_TOKEN, by default 'relay-dev-admin-token'):
+    PUT {base}/api/admin/tenants/<tenant> (name, provider settings) and …/staff/<username>
+  API documents: {base}/api/docs/<service>/openapi.json and …/asyncapi.json
 
   Replies go to a local provider sandbox: SMS to {sandbox.twilio_url}, email to SMTP 127.0.0.1:{sandbox.smtp_port};
   each one sent is printed here.

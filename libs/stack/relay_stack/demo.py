@@ -59,30 +59,28 @@ class DemoTenant:
     secrets: ProviderSecrets = field(default_factory=ProviderSecrets)
 
 
-def seed(*, gateway_url: str, ingest_url: str, admin_token: str, tenant_id: str = TENANT_ID,
+def seed(*, gateway_url: str, admin_token: str, tenant_id: str = TENANT_ID,
          secrets: ProviderSecrets | None = None) -> DemoTenant:
-    """Create the demo tenant through the services' provisioning APIs (idempotent)."""
+    """Create the demo tenant through the gateway's admin API, its customers through the gateway (idempotent)."""
     secrets = secrets or ProviderSecrets()
     headers = {"authorization": f"Bearer {admin_token}"}
-    with httpx.Client(headers=headers, timeout=10) as client:
-        _ok(client.put(f"{gateway_url}/api/admin/tenants/{tenant_id}", json={"name": TENANT_NAME}))
+    with httpx.Client(base_url=gateway_url, headers=headers, timeout=10) as client:
+        _ok(client.put(f"/api/admin/tenants/{tenant_id}",
+                       json={"name": TENANT_NAME, "providers": provider_settings(secrets)}))
         for member in STAFF:
             _ok(client.put(
-                f"{gateway_url}/api/admin/tenants/{tenant_id}/staff/{member.username}",
+                f"/api/admin/tenants/{tenant_id}/staff/{member.username}",
                 json={"display_name": member.display_name, "role": member.role, "password": PASSWORD},
             ))
-        _ok(client.put(f"{ingest_url}/api/tenants/{tenant_id}", json=provider_settings(secrets, name=TENANT_NAME)))
         for customer in CUSTOMERS:
             body = {k: v for k, v in customer.items() if k != "customer_id"}
-            _ok(client.put(f"{ingest_url}/api/customers/{customer['customer_id']}",
-                           json=body, params={"tenant_id": tenant_id}))
+            _ok(client.put(f"/api/customers/{customer['customer_id']}", json=body, params={"tenant_id": tenant_id}))
     return DemoTenant(tenant_id=tenant_id, secrets=secrets)
 
 
-def provider_settings(secrets: ProviderSecrets, *, name: str) -> dict[str, Any]:
-    """The body of ingest's tenant provisioning call."""
+def provider_settings(secrets: ProviderSecrets) -> dict[str, Any]:
+    """The `providers` part of the tenant's provisioning call (ingest checks it against its provider modules)."""
     return {
-        "name": name,
         "twilio": {"account_sid": secrets.twilio_account_sid, "auth_token": secrets.twilio_auth_token,
                    "phone_number": secrets.twilio_phone_number, "api_base_url": secrets.twilio_api_base_url},
         "mailgun": {"signing_key": secrets.mailgun_signing_key},

@@ -46,7 +46,7 @@ class Stack:
         return f"http://127.0.0.1:{self.ports['gateway']}"
 
     def url(self, service: str) -> str:
-        """Where a service listens (for provisioning calls and tests)."""
+        """Where a service listens (for tests; people and the demo seed use the gateway)."""
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def environment(self) -> dict[str, str]:
