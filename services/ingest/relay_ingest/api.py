@@ -1,9 +1,8 @@
-"""HTTP: tenant provisioning, the customer directory, and one webhook route per provider hook."""
+"""HTTP: tenant provisioning, the customer directory, and the webhook routes of every registered provider."""
 
 import csv
 import io
 import json
-import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -15,17 +14,36 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
+from relay_contracts.tenants import TENANT_ID_PATTERN
 from relay_ingest import domain, flows, metrics, store
-from relay_ingest.domain import UploadedFile
-from relay_ingest.providers.base import InboundProvider, StatusProvider, WebhookRejected, WebhookRequest
+from relay_ingest.models import (
+    Customer,
+    CustomerIn,
+    CustomerLine,
+    CustomerList,
+    ImportReport,
+    Tenant,
+    TenantSettings,
+    TenantView,
+)
+from relay_ingest.providers.base import (
+    BodyKind,
+    Provider,
+    ProviderMessage,
+    ProviderStatus,
+    UploadedFile,
+    Webhook,
+    WebhookAnswer,
+    WebhookRejected,
+    WebhookRequest,
+)
+from relay_ingest.settings import IngestSettings
 from relay_kit.auth import AdminOnly, CurrentStaff
 from relay_kit.errors import BadRequest, NotFound, PayloadTooLarge, RelayError, error_body
 from relay_kit.logs import tenant_id_var
 
-log = logging.getLogger(__name__)
-
-TenantId = Annotated[str, Path(min_length=2, max_length=63, pattern=domain.TENANT_ID_PATTERN)]
-TenantOfCall = Annotated[str, Query(min_length=2, max_length=63, pattern=domain.TENANT_ID_PATTERN,
+TenantId = Annotated[str, Path(min_length=2, max_length=63, pattern=TENANT_ID_PATTERN)]
+TenantOfCall = Annotated[str, Query(min_length=2, max_length=63, pattern=TENANT_ID_PATTERN,
                                     description="the tenant the customer belongs to")]
 CustomerId = Annotated[str, Path(min_length=1, max_length=100, pattern=domain.CUSTOMER_ID_PATTERN)]
 AttachmentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^att_[0-9a-f]{32}$")]
@@ -47,7 +65,7 @@ def _desk(request: Request) -> flows.Desk:
     return request.app.state.desk
 
 
-async def _tenant_or_404(desk: flows.Desk, tenant_id: str) -> dict[str, Any]:
+async def _tenant_or_404(desk: flows.Desk, tenant_id: str) -> Tenant:
     tenant = await store.get_tenant(desk.database, tenant_id=tenant_id)
     if tenant is None:
         raise NotFound(f"No tenant {tenant_id!r} is set up in ingest: provision it with PUT /api/tenants/{tenant_id}.",
@@ -60,30 +78,16 @@ async def _tenant_or_404(desk: flows.Desk, tenant_id: str) -> dict[str, Any]:
 tenants = APIRouter(tags=["provisioning"])
 
 
-def _public_tenant(tenant: dict[str, Any]) -> dict[str, Any]:
-    return {"tenant_id": tenant["tenant_id"], **domain.redacted(tenant.get("settings") or {}),
-            "updated_at": tenant.get("updated_at")}
+@tenants.put("/api/tenants/{tenant_id}", dependencies=[AdminOnly], response_model=TenantView)
+async def save_tenant(tenant_id: TenantId, body: TenantSettings, request: Request) -> TenantView:
+    """Create a tenant or replace its provider settings and provider choices (admin token); secrets are masked."""
+    return (await flows.save_tenant(desk=_desk(request), tenant_id=tenant_id, settings=body)).view()
 
 
-@tenants.put("/api/tenants/{tenant_id}", dependencies=[AdminOnly])
-async def save_tenant(tenant_id: TenantId, body: domain.TenantSettings, request: Request) -> dict[str, Any]:
-    """Create a tenant or replace its provider settings (admin token); secrets are masked in the answer."""
-    desk = _desk(request)
-    settings = body.model_dump()
-    if body.twilio:
-        try:
-            settings["twilio"]["phone_number"] = domain.normalise_phone(body.twilio.phone_number,
-                                                                         region=desk.settings.default_region)
-        except ValueError as error:
-            raise BadRequest(f"twilio.phone_number: {error}") from None
-    tenant = await store.save_tenant(desk.database, tenant_id=tenant_id, settings=settings)
-    return _public_tenant(tenant)
-
-
-@tenants.get("/api/tenants/{tenant_id}", dependencies=[AdminOnly])
-async def get_tenant(tenant_id: TenantId, request: Request) -> dict[str, Any]:
+@tenants.get("/api/tenants/{tenant_id}", dependencies=[AdminOnly], response_model=TenantView)
+async def get_tenant(tenant_id: TenantId, request: Request) -> TenantView:
     """A tenant's provider settings (admin token), secrets masked."""
-    return _public_tenant(await _tenant_or_404(_desk(request), tenant_id))
+    return (await _tenant_or_404(_desk(request), tenant_id)).view()
 
 
 # --- customers ------------------------------------------------------------------------------------
@@ -91,22 +95,25 @@ async def get_tenant(tenant_id: TenantId, request: Request) -> dict[str, Any]:
 customers = APIRouter(tags=["customers"])
 
 
-@customers.put("/api/customers/{customer_id}", dependencies=[AdminOnly])
-async def upsert_customer(customer_id: CustomerId, tenant_id: TenantOfCall, body: domain.CustomerIn,
-                          request: Request) -> dict[str, Any]:
+@customers.put("/api/customers/{customer_id}", dependencies=[AdminOnly], response_model=Customer)
+async def upsert_customer(customer_id: CustomerId, tenant_id: TenantOfCall, body: CustomerIn,
+                          request: Request) -> Customer:
     """Create or replace a customer's record (admin token: the point-of-sale integration)."""
     desk = _desk(request)
     await _tenant_or_404(desk, tenant_id)
-    saved = await flows.save_customer(desk=desk, tenant_id=tenant_id, customer_id=customer_id, customer=body)
-    return domain.public_customer(saved)
+    return await flows.save_customer(desk=desk, tenant_id=tenant_id, customer_id=customer_id, customer=body)
 
 
-@customers.post("/api/customers/import", dependencies=[AdminOnly])
-async def import_customers(tenant_id: TenantOfCall, request: Request) -> dict[str, Any]:
+@customers.post("/api/customers/import", dependencies=[AdminOnly], response_model=ImportReport,
+                response_model_exclude_none=True,
+                openapi_extra={"requestBody": {"required": True, "content": {
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                    "text/csv": {"schema": {"type": "string"}}}}})
+async def import_customers(tenant_id: TenantOfCall, request: Request) -> ImportReport:
     """Bulk upsert from JSON lines or CSV (by content type); bad lines are reported, good ones applied."""
     desk = _desk(request)
     await _tenant_or_404(desk, tenant_id)
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media_type = _media_type(request)
     try:
         text = (await _read_body(request, max_bytes=desk.settings.max_body_bytes)).decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -117,32 +124,19 @@ async def import_customers(tenant_id: TenantOfCall, request: Request) -> dict[st
         lines = _csv_lines(text)
     else:
         raise UnsupportedMediaType("Send the import as JSON lines (application/x-ndjson) or CSV (text/csv).")
-    applied, errors = 0, []
-    for number, parsed in lines:
-        if isinstance(parsed, str):
-            errors.append({"line": number, "error": parsed})
-            continue
-        try:
-            await flows.save_customer(desk=desk, tenant_id=tenant_id, customer_id=parsed.customer_id,
-                                      customer=domain.CustomerIn(**parsed.model_dump(exclude={"customer_id"})))
-            applied += 1
-        except RelayError as error:
-            errors.append({"line": number, "customer_id": parsed.customer_id, "error": error.message})
-    if applied == 0 and not errors:
-        raise BadRequest("The import has no customers in it.")
-    return {"applied": applied, "failed": len(errors), "errors": errors}
+    return await flows.import_customers(desk=desk, tenant_id=tenant_id, lines=lines)
 
 
-def _line(number: int, raw: dict[str, Any]) -> tuple[int, domain.CustomerLine | str]:
+def _line(number: int, raw: dict[str, Any]) -> tuple[int, CustomerLine | str]:
     try:
-        return number, domain.CustomerLine.model_validate(raw)
+        return number, CustomerLine.model_validate(raw)
     except ValidationError as error:
         return number, "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'line'}: {e['msg']}"
                                  for e in error.errors()[:5])
 
 
-def _json_lines(text: str) -> list[tuple[int, domain.CustomerLine | str]]:
-    found: list[tuple[int, domain.CustomerLine | str]] = []
+def _json_lines(text: str) -> list[tuple[int, CustomerLine | str]]:
+    found: list[tuple[int, CustomerLine | str]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -159,12 +153,12 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").replace("|", ";").split(";") if part.strip()]
 
 
-def _csv_lines(text: str) -> list[tuple[int, domain.CustomerLine | str]]:
+def _csv_lines(text: str) -> list[tuple[int, CustomerLine | str]]:
     """Columns customer_id, name, phones, emails (several separated by ';'); any other column goes to account."""
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "customer_id" not in reader.fieldnames:
         raise BadRequest("The CSV needs a header row with at least customer_id and name.")
-    found: list[tuple[int, domain.CustomerLine | str]] = []
+    found: list[tuple[int, CustomerLine | str]] = []
     for row in reader:
         number = reader.line_num
         if None in row:
@@ -180,9 +174,9 @@ def _csv_lines(text: str) -> list[tuple[int, domain.CustomerLine | str]]:
     return found
 
 
-@customers.get("/api/customers")
+@customers.get("/api/customers", response_model=CustomerList)
 async def search_customers(staff: CurrentStaff, request: Request,
-                           q: Annotated[str, Query(max_length=200)] = "") -> dict[str, Any]:
+                           q: Annotated[str, Query(max_length=200)] = "") -> CustomerList:
     """My tenant's customers matching a name, email or phone number (all of them, by name, without q)."""
     desk = _desk(request)
     phone = None
@@ -192,27 +186,28 @@ async def search_customers(staff: CurrentStaff, request: Request,
         except ValueError:
             phone = None
     found = await store.search_customers(desk.database, tenant_id=staff.tenant_id, query=q.strip(), phone=phone)
-    return {"customers": [domain.public_customer(c) for c in found]}
+    return CustomerList(customers=found)
 
 
-@customers.get("/api/customers/{customer_id}")
-async def get_customer(customer_id: CustomerId, staff: CurrentStaff, request: Request) -> dict[str, Any]:
+@customers.get("/api/customers/{customer_id}", response_model=Customer)
+async def get_customer(customer_id: CustomerId, staff: CurrentStaff, request: Request) -> Customer:
     """One customer of my tenant, for View Customer."""
     customer = await store.get_customer(_desk(request).database, tenant_id=staff.tenant_id, customer_id=customer_id)
     if customer is None:
         raise NotFound(f"No customer {customer_id!r}.")
-    return domain.public_customer(customer)
+    return customer
 
 
-@customers.get("/api/customers/{customer_id}/attachments/{attachment_id}")
+@customers.get("/api/customers/{customer_id}/attachments/{attachment_id}", response_class=Response,
+               responses={200: {"content": {"application/octet-stream": {}}, "description": "the file as it came"}})
 async def get_attachment(customer_id: CustomerId, attachment_id: AttachmentId, staff: CurrentStaff,
                          request: Request) -> Response:
     """A file that came with one of the customer's emails."""
     found = await store.get_attachment(_desk(request).database, tenant_id=staff.tenant_id, attachment_id=attachment_id)
-    if found is None or found.get("customer_id") != customer_id:
+    if found is None or found.customer_id != customer_id:
         raise NotFound(f"No attachment {attachment_id!r} for customer {customer_id!r}.")
-    filename = (found.get("filename") or attachment_id).replace('"', "")
-    return Response(bytes(found["content"]), media_type=found.get("content_type") or "application/octet-stream",
+    filename = (found.filename or attachment_id).replace('"', "")
+    return Response(found.content, media_type=found.content_type,
                     headers={"content-disposition": f'attachment; filename="{filename}"'})
 
 
@@ -229,8 +224,12 @@ async def _read_body(request: Request, *, max_bytes: int) -> bytes:
     return bytes(body)
 
 
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 async def _form(request: Request, body: bytes, *, max_bytes: int) -> tuple[list[tuple[str, str]], list[UploadedFile]]:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media_type = _media_type(request)
     if media_type == "application/x-www-form-urlencoded":
         try:
             return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS), []
@@ -267,18 +266,24 @@ async def _form(request: Request, body: bytes, *, max_bytes: int) -> tuple[list[
         "A webhook body must be a form (application/x-www-form-urlencoded or multipart/form-data).")
 
 
-async def _webhook_request(request: Request, *, tenant_id: str, desk: flows.Desk,
+async def _webhook_request(request: Request, *, webhook: Webhook[Any], tenant_id: str, desk: flows.Desk,
                            received_at: datetime) -> WebhookRequest:
+    """The webhook as the provider module reads it: the raw body, form fields and files for a form webhook."""
     max_bytes = desk.settings.max_body_bytes
     body = await _read_body(request, max_bytes=max_bytes)
-    fields, files = await _form(request, body, max_bytes=max_bytes)
+    fields: list[tuple[str, str]] = []
+    files: list[UploadedFile] = []
+    if webhook.body == BodyKind.FORM:
+        fields, files = await _form(request, body, max_bytes=max_bytes)
+    elif _media_type(request) != "application/json":
+        raise UnsupportedMediaType("This webhook's body must be JSON (application/json).")
     raw_path = request.scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else request.url.path
     query = request.scope.get("query_string", b"").decode("latin-1")
     public_url = desk.settings.public_url.rstrip("/") + path + (f"?{query}" if query else "")
     return WebhookRequest(tenant_id=tenant_id, public_url=public_url,
-                          headers={k.lower(): v for k, v in request.headers.items()}, fields=fields, files=files,
-                          received_at=received_at)
+                          headers={k.lower(): v for k, v in request.headers.items()}, body=body, fields=fields,
+                          files=files, received_at=received_at)
 
 
 def _rejected(provider: str, error: WebhookRejected) -> JSONResponse:
@@ -306,55 +311,55 @@ async def _guarded(provider: str, tenant_id: str, work: Callable[[], Awaitable[R
         tenant_id_var.reset(token)
 
 
-def _inbound_route(adapter: InboundProvider) -> Callable[..., Awaitable[Response]]:
+def _webhook_route(provider: Provider[Any], webhook: Webhook[Any]) -> Callable[..., Awaitable[Response]]:
     async def receive_webhook(tenant_id: TenantId, request: Request) -> Response:
         received_at = datetime.now(UTC)
         desk = _desk(request)
 
         async def work() -> Response:
             tenant = await _tenant_or_404(desk, tenant_id)
-            webhook = await _webhook_request(request, tenant_id=tenant_id, desk=desk, received_at=received_at)
-            adapter.verify(webhook, tenant=tenant, now=received_at)
-            message = adapter.parse(webhook, tenant=tenant, region=desk.settings.default_region)
-            receipt = await flows.receive(desk=desk, tenant=tenant, message=message, received_at=received_at)
-            answer = adapter.answer(receipt)
+            settings = tenant.settings.section(provider.name)
+            if settings is None:
+                raise NotFound(f"{provider.title} is not set up for tenant {tenant_id!r}.",
+                               code="provider_not_configured")
+            incoming = await _webhook_request(request, webhook=webhook, tenant_id=tenant_id, desk=desk,
+                                              received_at=received_at)
+            webhook.verify(incoming, settings=settings, now=received_at)
+            receipt = None
+            match webhook.read(incoming, region=desk.settings.default_region):
+                case ProviderMessage() as message:
+                    receipt = await flows.receive(desk=desk, tenant=tenant, message=message, received_at=received_at)
+                case ProviderStatus() as report:
+                    await flows.record_provider_status(desk=desk, tenant_id=tenant_id, report=report)
+            answer = webhook.answer(receipt)
             return Response(answer.body, media_type=answer.media_type, status_code=answer.status_code)
 
-        return await _guarded(adapter.name, tenant_id, work)
+        return await _guarded(provider.name, tenant_id, work)
 
-    receive_webhook.__doc__ = f"A {adapter.name} {adapter.channel.value} message for a tenant (answered after the " \
-                              "broker acknowledged its event)."
+    receive_webhook.__doc__ = (f"{webhook.summary}, for one tenant: answered 2xx only once the broker has what it "
+                               "announces (503 otherwise, so the provider retries).")
     return receive_webhook
 
 
-def _status_route(adapter: StatusProvider) -> Callable[..., Awaitable[Response]]:
-    async def status_webhook(tenant_id: TenantId, request: Request) -> Response:
-        received_at = datetime.now(UTC)
-        desk = _desk(request)
-
-        async def work() -> Response:
-            tenant = await _tenant_or_404(desk, tenant_id)
-            webhook = await _webhook_request(request, tenant_id=tenant_id, desk=desk, received_at=received_at)
-            adapter.verify(webhook, tenant=tenant, now=received_at)
-            report = adapter.parse_status(webhook)
-            if report is not None:
-                await flows.record_provider_status(desk=desk, tenant_id=tenant_id, report=report)
-            answer = adapter.answer()
-            return Response(answer.body, media_type=answer.media_type, status_code=answer.status_code)
-
-        return await _guarded(adapter.name, tenant_id, work)
-
-    status_webhook.__doc__ = f"A {adapter.name} delivery report on one of our outbound messages."
-    return status_webhook
+def _answer_class(media_type: str) -> type[Response]:
+    """The response class that documents a webhook's answer type."""
+    if media_type == JSONResponse.media_type:
+        return JSONResponse
+    return type(f"{media_type.replace('/', '_').title()}Response", (Response,), {"media_type": media_type})
 
 
-def webhook_router(*, inbound: Iterable[InboundProvider], status: Iterable[StatusProvider]) -> APIRouter:
-    """`POST /webhooks/{tenant_id}/{provider}/{hook}` for every adapter."""
+def webhook_router(providers: Iterable[Provider[Any]], *, settings: IngestSettings) -> APIRouter:
+    """`POST /webhooks/{tenant_id}/{provider}/{hook}` for every webhook of every registered provider."""
     router = APIRouter(tags=["webhooks"])
-    for adapter in inbound:
-        router.add_api_route(f"/webhooks/{{tenant_id}}/{adapter.name}/{adapter.hook}", _inbound_route(adapter),
-                             methods=["POST"], name=f"{adapter.name}_{adapter.hook}")
-    for report in status:
-        router.add_api_route(f"/webhooks/{{tenant_id}}/{report.name}/{report.hook}", _status_route(report),
-                             methods=["POST"], name=f"{report.name}_{report.hook}")
+    for provider in providers:
+        for webhook in provider.webhooks(settings):
+            is_json = webhook.media_type == JSONResponse.media_type
+            router.add_api_route(
+                domain.webhook_path(tenant_id="{tenant_id}", provider=provider.name, hook=webhook.hook),
+                _webhook_route(provider, webhook), methods=["POST"], name=f"{provider.name}_{webhook.hook}",
+                status_code=200, response_class=_answer_class(webhook.media_type),
+                response_model=WebhookAnswer if is_json else None, summary=webhook.summary,
+                responses={} if is_json else {200: {"content": {webhook.media_type: {"schema": {"type": "string"}}},
+                                                    "description": "the provider's markup (TwiML)"}},
+            )
     return router

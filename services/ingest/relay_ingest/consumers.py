@@ -1,19 +1,20 @@
-"""Kafka: staff replies to send (outbound.messages), decoded and handed to the sending flow."""
+"""Kafka: staff replies to send (outbound.messages), each handed to the sending flow."""
 
 from typing import Any
 
 from relay_contracts import Envelope
 from relay_contracts.customer_messages import OutboundMessageRequested
-from relay_contracts.topics import OUTBOUND_MESSAGES
 from relay_ingest import flows
+from relay_kit.consuming import EventHandlers
 from relay_kit.service import Runtime
 
 
-def register(runtime: Runtime, *, desk: flows.Desk) -> None:
+def register(runtime: Runtime, *, desk: flows.Desk) -> Any:
     """Consume outbound.messages in the ingest group; each reply is sent at most once."""
+    handlers = EventHandlers()
 
-    async def send_reply(event: Envelope[Any]) -> None:
-        if isinstance(event.payload, OutboundMessageRequested):
-            await flows.send_outbound(desk=desk, event=event)
+    @handlers.on(OutboundMessageRequested)
+    async def send_reply(event: Envelope[OutboundMessageRequested]) -> None:
+        await flows.send_outbound(desk=desk, event=event)
 
-    runtime.subscribe(OUTBOUND_MESSAGES, send_reply, group_id=desk.settings.outbound_group_id)
+    return runtime.consume(handlers, group_id=desk.settings.outbound_group_id)

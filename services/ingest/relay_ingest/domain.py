@@ -1,18 +1,14 @@
-"""Ingest's rules: tenants' provider settings, contacts, SMS keywords, delivery states. No I/O here."""
+"""Ingest's rules: contacts, SMS keywords, secrets shown back, attachment ids, retry delays. No I/O here."""
 
 import re
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from relay_contracts.customer_messages import Attachment, Channel, DeliveryState, EmailThreading
+from relay_contracts.customer_messages import Channel
 
-TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$"
 _CUSTOMER_ID = re.compile(CUSTOMER_ID_PATTERN)
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
@@ -58,6 +54,11 @@ def contact_kind_for(channel: Channel) -> ContactKind:
     return ContactKind.PHONE if channel == Channel.SMS else ContactKind.EMAIL
 
 
+def contact_field(kind: ContactKind) -> str:
+    """The customer's list an address of this kind is kept in."""
+    return "phones" if kind == ContactKind.PHONE else "emails"
+
+
 def check_customer_id(customer_id: str) -> str:
     """A customer id is the point-of-sale system's own key: letters, digits and `_.:@-`."""
     if not _CUSTOMER_ID.match(customer_id):
@@ -76,114 +77,6 @@ def new_message_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-# --- tenants --------------------------------------------------------------------------------------
-
-
-class TwilioSettings(BaseModel):
-    """A tenant's Twilio account: its auth token signs webhooks and authorises sending."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    account_sid: str = Field(min_length=2, max_length=64)
-    auth_token: str = Field(min_length=1, max_length=200)
-    phone_number: str = Field(min_length=3, max_length=32)
-    api_base_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://[^\s]+$")
-
-    @field_validator("api_base_url")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
-
-
-class MailgunSettings(BaseModel):
-    """The key Mailgun signs its webhooks with."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    signing_key: str = Field(min_length=1, max_length=200)
-
-
-class SendGridSettings(BaseModel):
-    """Inbound Parse has no signature: the webhook URL carries these HTTP basic credentials."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    basic_auth_user: str = Field(min_length=1, max_length=200)
-    basic_auth_password: str = Field(min_length=8, max_length=200)
-
-
-class EmailSettings(BaseModel):
-    """How replies by email leave: the sender address and the SMTP relay."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    from_address: str = Field(min_length=3, max_length=254)
-    from_name: str | None = Field(default=None, max_length=200)
-    smtp_host: str = Field(min_length=1, max_length=253)
-    smtp_port: int = Field(default=587, ge=1, le=65535)
-    smtp_username: str | None = Field(default=None, max_length=200)
-    smtp_password: str | None = Field(default=None, max_length=200)
-    smtp_starttls: bool | None = Field(default=None, description="None: use STARTTLS when the server offers it")
-
-    @field_validator("from_address")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        return normalise_email(value)
-
-
-class TenantSettings(BaseModel):
-    """A business's provider settings; every section is optional."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    twilio: TwilioSettings | None = None
-    mailgun: MailgunSettings | None = None
-    sendgrid: SendGridSettings | None = None
-    email: EmailSettings | None = None
-
-
-SECRET_FIELDS = {"auth_token", "signing_key", "basic_auth_password", "smtp_password"}
-
-
-def redacted(settings: dict[str, Any]) -> dict[str, Any]:
-    """Provider settings with secrets masked, for reading them back."""
-
-    def mask(key: str, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: mask(k, v) for k, v in value.items()}
-        if key in SECRET_FIELDS and isinstance(value, str):
-            return "****" + value[-4:] if len(value) > 8 else "****"
-        return value
-
-    return {k: mask(k, v) for k, v in settings.items()}
-
-
-# --- customers ------------------------------------------------------------------------------------
-
-
-class CustomerIn(BaseModel):
-    """What the point-of-sale system knows about a customer (upsert: the whole record)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    phones: list[str] = Field(default_factory=list, max_length=20)
-    emails: list[str] = Field(default_factory=list, max_length=20)
-    account: dict[str, Any] = Field(default_factory=dict, description="free-form summary for View Customer")
-
-
-class CustomerLine(CustomerIn):
-    """One line of a bulk import: a customer with its id."""
-
-    customer_id: str = Field(min_length=1, max_length=100)
-
-    @field_validator("customer_id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        return check_customer_id(value)
-
-
 @dataclass(frozen=True)
 class Contacts:
     """A customer's normalised phone numbers and email addresses."""
@@ -192,32 +85,36 @@ class Contacts:
     emails: list[str]
 
     def pairs(self) -> list[tuple[ContactKind, str]]:
+        """Every address with its kind, phones first."""
         return [(ContactKind.PHONE, p) for p in self.phones] + [(ContactKind.EMAIL, e) for e in self.emails]
 
 
-def normalise_contacts(customer: CustomerIn, *, region: str) -> Contacts:
+def normalise_contacts(*, phones: list[str], emails: list[str], region: str) -> Contacts:
     """Phones in E.164 and emails lower-cased, duplicates dropped; ValueError naming the bad one."""
-    phones = list(dict.fromkeys(normalise_phone(p, region=region) for p in customer.phones))
-    emails = list(dict.fromkeys(normalise_email(e) for e in customer.emails))
-    return Contacts(phones=phones, emails=emails)
+    return Contacts(phones=list(dict.fromkeys(normalise_phone(p, region=region) for p in phones)),
+                    emails=list(dict.fromkeys(normalise_email(e) for e in emails)))
 
 
-def public_customer(document: dict[str, Any]) -> dict[str, Any]:
-    """A customer as View Customer shows it."""
-    opted_out = list(document.get("opted_out_phones") or [])
-    return {
-        "customer_id": document["customer_id"],
-        "name": document.get("name"),
-        "phones": list(document.get("phones") or []),
-        "emails": list(document.get("emails") or []),
-        "account": dict(document.get("account") or {}),
-        "opted_out_sms": bool(opted_out),
-        "opted_out_phones": opted_out,
-        "unknown_contact": bool(document.get("unknown_contact")),
-        "merged_into": document.get("merged_into"),
-        "created_at": document.get("created_at"),
-        "updated_at": document.get("updated_at"),
-    }
+# --- providers ------------------------------------------------------------------------------------
+
+
+def chosen_sender(*, choice: str, named: str | None, set_up: list[str]) -> str | None:
+    """Which provider sends a tenant's replies on a channel: the one named (it must be set up), else the only one."""
+    if named is None:
+        if len(set_up) > 1:
+            raise ValueError(f"{' and '.join(set_up)} are both set up: say which one sends with {choice}.")
+        return set_up[0] if set_up else None
+    if named not in set_up:
+        raise ValueError(f"{choice} is {named}, but {named} is not set up.")
+    return named
+
+
+# --- secrets --------------------------------------------------------------------------------------
+
+
+def masked(secret: str) -> str:
+    """A provider secret as it is shown back: never whole, the last four characters of a long one."""
+    return "****" + secret[-4:] if len(secret) > 8 else "****"
 
 
 # --- SMS keywords (what carriers require) ---------------------------------------------------------
@@ -266,73 +163,7 @@ def opted_out_reason(phone: str) -> str:
             "replies START. Reply by email or call instead.")
 
 
-# --- inbound messages -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    """A file that came in a webhook body (email attachments)."""
-
-    field: str
-    filename: str | None
-    content_type: str
-    content: bytes
-
-
-@dataclass(frozen=True)
-class Bounce:
-    """A delivery-status notification: which of our messages it refers to, and why it failed."""
-
-    referenced_message_ids: list[str]
-    reason: str
-    status_code: str | None = None
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    """A customer's message as a provider adapter read it, before it is recorded."""
-
-    provider: str
-    channel: Channel
-    provider_message_id: str
-    from_address: str
-    to_address: str
-    text: str
-    from_name: str | None = None
-    subject: str | None = None
-    attachments: list[Attachment] = field(default_factory=list)
-    files: list[UploadedFile] = field(default_factory=list)
-    threading: EmailThreading | None = None
-    bounce: Bounce | None = None
-
-
-@dataclass(frozen=True)
-class ProviderStatus:
-    """A provider's report on one of our outbound messages (a status callback)."""
-
-    provider: str
-    provider_message_id: str
-    status: DeliveryState
-    error_code: str | None = None
-    reason: str | None = None
-
-
-class InboundOutcome(StrEnum):
-    """What recording an inbound message amounted to."""
-
-    MESSAGE = "message"
-    KEYWORD = "keyword"
-    BOUNCE = "bounce"
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What ingest did with a webhook, for the provider's answer."""
-
-    outcome: InboundOutcome
-    message_id: str
-    duplicate: bool = False
-    reply: str | None = None
+# --- attachments ----------------------------------------------------------------------------------
 
 
 def attachment_id_for(*, tenant_id: str, provider: str, provider_message_id: str, index: int) -> str:
@@ -345,87 +176,7 @@ def attachment_url(*, customer_id: str, attachment_id: str) -> str:
     return f"/api/customers/{customer_id}/attachments/{attachment_id}"
 
 
-# --- outbound delivery ----------------------------------------------------------------------------
-
-
-_RANK = {
-    DeliveryState.QUEUED: 1,
-    DeliveryState.SENDING: 2,
-    DeliveryState.SENT: 3,
-    DeliveryState.DELIVERED: 4,
-    DeliveryState.UNDELIVERED: 4,
-    DeliveryState.FAILED: 4,
-    DeliveryState.BOUNCED: 5,
-    DeliveryState.REFUSED: 5,
-}
-FINAL_STATES = frozenset({DeliveryState.DELIVERED, DeliveryState.UNDELIVERED, DeliveryState.FAILED,
-                          DeliveryState.BOUNCED, DeliveryState.REFUSED})
-
-
-def status_rank(status: DeliveryState) -> int:
-    """How far along a state is: a report never moves an outbound message backwards."""
-    return _RANK[status]
-
-
-TWILIO_STATES = {
-    "accepted": DeliveryState.QUEUED,
-    "scheduled": DeliveryState.QUEUED,
-    "queued": DeliveryState.QUEUED,
-    "sending": DeliveryState.SENDING,
-    "sent": DeliveryState.SENT,
-    "delivered": DeliveryState.DELIVERED,
-    "read": DeliveryState.DELIVERED,
-    "undelivered": DeliveryState.UNDELIVERED,
-    "failed": DeliveryState.FAILED,
-    "canceled": DeliveryState.FAILED,
-}
-TWILIO_UNSUBSCRIBED_ERROR = 21610
-
-
-class SendError(Exception):
-    """Sending an outbound message did not work."""
-
-    def __init__(self, reason: str, *, code: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
-
-
-class TransientSendError(SendError):
-    """Worth trying again: a 5xx, a timeout, a refused connection, a 4xx SMTP answer."""
-
-
-class PermanentSendError(SendError):
-    """Trying again will not help: the provider refused the message itself."""
-
-    def __init__(self, reason: str, *, code: str | None = None, refused: bool = False) -> None:
-        super().__init__(reason, code=code)
-        self.refused = refused
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """A reply ready for a provider: addressed, threaded, with where the provider reports back."""
-
-    tenant_id: str
-    outbound_id: str
-    channel: Channel
-    to_address: str
-    text: str
-    subject: str | None = None
-    email_message_id: str | None = None
-    in_reply_to: str | None = None
-    references: list[str] = field(default_factory=list)
-    status_callback_url: str | None = None
-
-
-@dataclass(frozen=True)
-class SendReceipt:
-    """What the provider answered when it accepted a message."""
-
-    provider: str
-    provider_message_id: str
-    provider_status: str | None = None
+# --- outbound -------------------------------------------------------------------------------------
 
 
 def backoff_delays(*, attempts: int, first: float) -> list[float]:
@@ -433,23 +184,6 @@ def backoff_delays(*, attempts: int, first: float) -> list[float]:
     return [min(first * 2**n, 30.0) for n in range(max(attempts - 1, 0))]
 
 
-def reply_subject(subject: str | None) -> str:
-    """The subject of an email reply: the customer's, prefixed once with `Re:`."""
-    subject = (subject or "").strip()
-    if not subject:
-        return "Re: your message"
-    return subject if subject.lower().startswith("re:") else f"Re: {subject}"
-
-
-def reply_threading(threading: EmailThreading | None) -> tuple[str | None, list[str]]:
-    """In-Reply-To and References for a reply to the message `threading` describes."""
-    if threading is None:
-        return None, []
-    parent = threading.message_id or threading.in_reply_to
-    references = list(dict.fromkeys([*threading.references, *([parent] if parent else [])]))
-    return parent, references
-
-
-def utc_iso(moment: datetime | None) -> str | None:
-    """An ISO timestamp for JSON answers."""
-    return moment.isoformat() if moment else None
+def webhook_path(*, tenant_id: str, provider: str, hook: str) -> str:
+    """Where a provider posts one kind of webhook for one tenant."""
+    return f"/webhooks/{tenant_id}/{provider}/{hook}"

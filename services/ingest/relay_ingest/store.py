@@ -1,4 +1,7 @@
-"""Ingest's own database: tenants, customers and their contacts, inbound messages, the delivery log."""
+"""Ingest's own database: tenants, customers and their contacts, inbound messages, the delivery log.
+
+Documents become models here and nowhere else: every function answers models of `relay_ingest.models`.
+"""
 
 import re
 from collections.abc import Iterable
@@ -8,8 +11,21 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 
 from relay_contracts import Envelope
+from relay_contracts.customer_messages import DeliveryState, delivery_rank
+from relay_ingest import domain
+from relay_ingest.domain import ContactKind, Contacts
+from relay_ingest.models import (
+    Contact,
+    Customer,
+    InboundMessage,
+    OutboundDelivery,
+    StoredAttachment,
+    Tenant,
+    TenantSettings,
+)
+from relay_ingest.providers.base import ProviderStatus
 from relay_kit import outbox
-from relay_kit.store import is_duplicate_key
+from relay_kit.store import Database, is_duplicate_key
 
 TENANTS = "tenants"
 CUSTOMERS = "customers"
@@ -57,138 +73,160 @@ INDEXES = {
 }
 
 
+_HIDDEN = {outbox.FIELD: 0}
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _pending_since(document: dict[str, Any]) -> datetime | None:
+    """When the oldest event still waiting in a document's outbox was stored."""
+    pending = document.get(outbox.FIELD) or []
+    return pending[0]["stored_at"] if pending else None
+
+
+async def _insert_unless_present(database: Database, collection: str, document: dict[str, Any]) -> bool:
+    """Insert a document; False if a unique index says it is there already."""
+    try:
+        await database[collection].insert_one(document)
+    except Exception as error:
+        if not is_duplicate_key(error):
+            raise
+        return False
+    return True
 
 
 # --- tenants --------------------------------------------------------------------------------------
 
 
-async def save_tenant(database: Any, *, tenant_id: str, settings: dict[str, Any]) -> dict[str, Any]:
+async def save_tenant(database: Database, *, tenant_id: str, settings: TenantSettings) -> Tenant:
     """Create a tenant or replace its provider settings."""
-    return await database[TENANTS].find_one_and_update(
+    document = await database[TENANTS].find_one_and_update(
         {"tenant_id": tenant_id},
-        {"$set": {"settings": settings, "updated_at": _now()}, "$setOnInsert": {"created_at": _now()}},
+        {"$set": {"settings": settings.model_dump(), "updated_at": _now()}, "$setOnInsert": {"created_at": _now()}},
         upsert=True,
         return_document=ReturnDocument.AFTER,
     )
+    return Tenant.model_validate(document)
 
 
-async def get_tenant(database: Any, *, tenant_id: str) -> dict[str, Any] | None:
+async def get_tenant(database: Database, *, tenant_id: str) -> Tenant | None:
     """A tenant and its provider settings, or None."""
-    return await database[TENANTS].find_one({"tenant_id": tenant_id})
+    document = await database[TENANTS].find_one({"tenant_id": tenant_id})
+    return Tenant.model_validate(document) if document else None
 
 
 # --- contacts and customers -----------------------------------------------------------------------
 
 
-async def find_contact(database: Any, *, tenant_id: str, kind: str, address: str) -> dict[str, Any] | None:
+async def find_contact(database: Database, *, tenant_id: str, kind: ContactKind, address: str) -> Contact | None:
     """Who a phone number or email address belongs to, or None."""
-    return await database[CONTACTS].find_one({"tenant_id": tenant_id, "kind": kind, "address": address})
+    document = await database[CONTACTS].find_one({"tenant_id": tenant_id, "kind": kind.value, "address": address})
+    return Contact.model_validate(document) if document else None
 
 
 async def claim_contact(
-    database: Any, *, tenant_id: str, kind: str, address: str, customer_id: str
+    database: Database, *, tenant_id: str, kind: ContactKind, address: str, customer_id: str
 ) -> tuple[str, bool]:
     """Give an address to a customer unless someone has it: (the owner's customer id, whether we claimed it)."""
     for _ in range(3):
-        try:
-            await database[CONTACTS].insert_one(
-                {"tenant_id": tenant_id, "kind": kind, "address": address, "customer_id": customer_id,
-                 "created_at": _now()}
-            )
+        if await _insert_unless_present(database, CONTACTS, {
+            "tenant_id": tenant_id, "kind": kind.value, "address": address, "customer_id": customer_id,
+            "created_at": _now(),
+        }):
             return customer_id, True
-        except Exception as error:
-            if not is_duplicate_key(error):
-                raise
         existing = await find_contact(database, tenant_id=tenant_id, kind=kind, address=address)
         if existing:
-            return existing["customer_id"], False
+            return existing.customer_id, False
     raise RuntimeError(f"could not claim contact {address}")  # released and re-claimed three times in a row
 
 
 async def move_contact(
-    database: Any, *, tenant_id: str, kind: str, address: str, from_customer: str, to_customer: str
+    database: Database, *, tenant_id: str, kind: ContactKind, address: str, from_customer: str, to_customer: str
 ) -> bool:
     """Hand an address from one customer to another (only if the first still has it)."""
     result = await database[CONTACTS].update_one(
-        {"tenant_id": tenant_id, "kind": kind, "address": address, "customer_id": from_customer},
+        {"tenant_id": tenant_id, "kind": kind.value, "address": address, "customer_id": from_customer},
         {"$set": {"customer_id": to_customer, "moved_at": _now()}},
     )
     return result.modified_count == 1
 
 
-async def unclaim_contact(database: Any, *, tenant_id: str, kind: str, address: str, customer_id: str) -> None:
+async def unclaim_contact(
+    database: Database, *, tenant_id: str, kind: ContactKind, address: str, customer_id: str
+) -> None:
     """Give up a claim made by this customer (undoing a save that could not complete)."""
     await database[CONTACTS].delete_one(
-        {"tenant_id": tenant_id, "kind": kind, "address": address, "customer_id": customer_id}
+        {"tenant_id": tenant_id, "kind": kind.value, "address": address, "customer_id": customer_id}
     )
 
 
 async def release_contacts(
-    database: Any, *, tenant_id: str, customer_id: str, keep: Iterable[tuple[str, str]]
+    database: Database, *, tenant_id: str, customer_id: str, keep: Iterable[tuple[ContactKind, str]]
 ) -> None:
     """Drop a customer's claims on addresses no longer theirs."""
-    kept = set(keep)
+    kept = {(kind.value, address) for kind, address in keep}
     async for contact in database[CONTACTS].find({"tenant_id": tenant_id, "customer_id": customer_id}):
         if (contact["kind"], contact["address"]) not in kept:
             await database[CONTACTS].delete_one({"_id": contact["_id"], "customer_id": customer_id})
 
 
-async def get_customer(database: Any, *, tenant_id: str, customer_id: str) -> dict[str, Any] | None:
+async def get_customer(database: Database, *, tenant_id: str, customer_id: str) -> Customer | None:
     """A customer, or None."""
-    return await database[CUSTOMERS].find_one({"tenant_id": tenant_id, "customer_id": customer_id}, {"_outbox": 0})
+    document = await database[CUSTOMERS].find_one({"tenant_id": tenant_id, "customer_id": customer_id}, _HIDDEN)
+    return Customer.model_validate(document) if document else None
 
 
-async def ensure_customer(
-    database: Any, *, tenant_id: str, customer_id: str, on_insert: dict[str, Any]
-) -> dict[str, Any]:
-    """The customer with this id, created with `on_insert` if it does not exist yet."""
+async def _upsert_customer(database: Database, *, tenant_id: str, customer_id: str,
+                           update: dict[str, Any]) -> Customer:
+    """Apply an upsert to one customer, retrying the race where two upserts both insert."""
     for _ in range(3):
         try:
-            return await database[CUSTOMERS].find_one_and_update(
-                {"tenant_id": tenant_id, "customer_id": customer_id},
-                {"$setOnInsert": {**on_insert, "created_at": _now(), "updated_at": _now()}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
+            document = await database[CUSTOMERS].find_one_and_update(
+                {"tenant_id": tenant_id, "customer_id": customer_id}, update, upsert=True,
+                return_document=ReturnDocument.AFTER, projection=_HIDDEN,
             )
+            return Customer.model_validate(document)
         except Exception as error:  # two upserts raced: the other one inserted it
-            if not is_duplicate_key(error):
-                raise
-    raise RuntimeError(f"could not create customer {customer_id}")
-
-
-async def save_customer(
-    database: Any, *, tenant_id: str, customer_id: str, fields: dict[str, Any]
-) -> dict[str, Any]:
-    """Create or update a customer's record from the point-of-sale system."""
-    for _ in range(3):
-        try:
-            return await database[CUSTOMERS].find_one_and_update(
-                {"tenant_id": tenant_id, "customer_id": customer_id},
-                {"$set": {**fields, "updated_at": _now()}, "$setOnInsert": {"created_at": _now()}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except Exception as error:
             if not is_duplicate_key(error):
                 raise
     raise RuntimeError(f"could not save customer {customer_id}")
 
 
+async def ensure_unknown_contact(
+    database: Database, *, tenant_id: str, customer_id: str, kind: ContactKind, address: str, name: str | None
+) -> Customer:
+    """The customer with this id, created as an "unknown contact" with this one address if it does not exist yet."""
+    created = {"name": name, "phones": [], "emails": [], "account": {}, "unknown_contact": True,
+               "opted_out_phones": [], domain.contact_field(kind): [address], "created_at": _now(),
+               "updated_at": _now()}
+    return await _upsert_customer(database, tenant_id=tenant_id, customer_id=customer_id,
+                                  update={"$setOnInsert": created})
+
+
+async def save_customer(
+    database: Database, *, tenant_id: str, customer_id: str, name: str, contacts: Contacts, account: dict[str, Any]
+) -> Customer:
+    """Create or update a customer's record from the point-of-sale system."""
+    fields = {"name": name, "phones": contacts.phones, "emails": contacts.emails, "account": account,
+              "unknown_contact": False, "updated_at": _now()}
+    return await _upsert_customer(database, tenant_id=tenant_id, customer_id=customer_id,
+                                  update={"$set": fields, "$setOnInsert": {"created_at": _now()}})
+
+
 async def detach_contact(
-    database: Any, *, tenant_id: str, customer_id: str, kind: str, address: str, merged_into: str
+    database: Database, *, tenant_id: str, customer_id: str, kind: ContactKind, address: str, merged_into: str
 ) -> None:
     """Take an address off an unknown contact now that a known customer has it."""
-    field = "phones" if kind == "phone" else "emails"
     await database[CUSTOMERS].update_one(
         {"tenant_id": tenant_id, "customer_id": customer_id},
-        {"$pull": {field: address}, "$set": {"merged_into": merged_into, "updated_at": _now()}},
+        {"$pull": {domain.contact_field(kind): address}, "$set": {"merged_into": merged_into, "updated_at": _now()}},
     )
 
 
-async def search_customers(database: Any, *, tenant_id: str, query: str, phone: str | None,
-                           limit: int = 50) -> list[dict[str, Any]]:
+async def search_customers(database: Database, *, tenant_id: str, query: str, phone: str | None,
+                           limit: int = 50) -> list[Customer]:
     """Customers whose name or email contains the text, or who have the phone number."""
     conditions: list[dict[str, Any]] = []
     if query:
@@ -202,11 +240,11 @@ async def search_customers(database: Any, *, tenant_id: str, query: str, phone: 
     selector: dict[str, Any] = {"tenant_id": tenant_id}
     if conditions:
         selector["$or"] = conditions
-    cursor = database[CUSTOMERS].find(selector, {"_outbox": 0}).sort("name", ASCENDING).limit(limit)
-    return await cursor.to_list(limit)
+    cursor = database[CUSTOMERS].find(selector, _HIDDEN).sort("name", ASCENDING).limit(limit)
+    return [Customer.model_validate(document) for document in await cursor.to_list(limit)]
 
 
-async def set_sms_opt_out(database: Any, *, tenant_id: str, customer_id: str, phone: str, at: datetime) -> None:
+async def set_sms_opt_out(database: Database, *, tenant_id: str, customer_id: str, phone: str, at: datetime) -> None:
     """Record that this phone number replied STOP."""
     await database[CUSTOMERS].update_one(
         {"tenant_id": tenant_id, "customer_id": customer_id},
@@ -214,7 +252,7 @@ async def set_sms_opt_out(database: Any, *, tenant_id: str, customer_id: str, ph
     )
 
 
-async def clear_sms_opt_out(database: Any, *, tenant_id: str, phone: str, at: datetime) -> None:
+async def clear_sms_opt_out(database: Database, *, tenant_id: str, phone: str, at: datetime) -> None:
     """Record that this phone number replied START (on whichever customer had it opted out)."""
     await database[CUSTOMERS].update_many(
         {"tenant_id": tenant_id, "opted_out_phones": phone},
@@ -222,7 +260,7 @@ async def clear_sms_opt_out(database: Any, *, tenant_id: str, phone: str, at: da
     )
 
 
-async def is_sms_opted_out(database: Any, *, tenant_id: str, phone: str) -> bool:
+async def is_sms_opted_out(database: Database, *, tenant_id: str, phone: str) -> bool:
     """Whether this phone number has opted out of SMS."""
     found = await database[CUSTOMERS].find_one({"tenant_id": tenant_id, "opted_out_phones": phone}, {"_id": 1})
     return found is not None
@@ -231,135 +269,159 @@ async def is_sms_opted_out(database: Any, *, tenant_id: str, phone: str) -> bool
 # --- inbound messages and attachments -------------------------------------------------------------
 
 
+def _inbound(document: dict[str, Any]) -> InboundMessage:
+    return InboundMessage.model_validate({**document, "pending_since": _pending_since(document)})
+
+
 async def find_inbound(
-    database: Any, *, tenant_id: str, provider: str, provider_message_id: str
-) -> dict[str, Any] | None:
+    database: Database, *, tenant_id: str, provider: str, provider_message_id: str
+) -> InboundMessage | None:
     """A message already recorded from this provider under this id, or None."""
-    return await database[INBOUND].find_one(
+    document = await database[INBOUND].find_one(
         {"tenant_id": tenant_id, "provider": provider, "provider_message_id": provider_message_id}
     )
+    return _inbound(document) if document else None
 
 
-async def insert_inbound(database: Any, *, document: dict[str, Any], events: list[Envelope[Any]]) -> dict[str, Any]:
-    """Record an inbound message with the events announcing it (DuplicateKeyError on a provider retry)."""
-    stored = outbox.with_events(document, events)
-    await database[INBOUND].insert_one(stored)
-    return stored
+async def get_inbound(database: Database, *, tenant_id: str, message_id: str) -> InboundMessage | None:
+    """An inbound message by ingest's id, or None."""
+    document = await database[INBOUND].find_one({"_id": message_id, "tenant_id": tenant_id})
+    return _inbound(document) if document else None
 
 
-async def pending_events_of_inbound(database: Any, *, tenant_id: str, message_id: str) -> dict[str, Any] | None:
-    """An inbound message's events not yet published (in `_outbox`)."""
-    return await database[INBOUND].find_one({"_id": message_id, "tenant_id": tenant_id}, {"_outbox": 1})
+async def insert_inbound(database: Database, *, message: InboundMessage, events: list[Envelope[Any]]) -> bool:
+    """Record an inbound message with the events announcing it; False if a provider's retry recorded it first."""
+    document = outbox.with_events(message.model_dump(by_alias=True), events)
+    return await _insert_unless_present(database, INBOUND, document)
 
 
-async def count_inbound(database: Any, *, tenant_id: str, provider: str | None = None) -> int:
+async def count_inbound(database: Database, *, tenant_id: str, provider: str | None = None) -> int:
     """How many inbound messages a tenant has (for tests and operations)."""
     selector = {"tenant_id": tenant_id, **({"provider": provider} if provider else {})}
     return await database[INBOUND].count_documents(selector)
 
 
-async def latest_inbound_email(database: Any, *, tenant_id: str, customer_id: str) -> dict[str, Any] | None:
+async def latest_inbound_email(database: Database, *, tenant_id: str, customer_id: str) -> InboundMessage | None:
     """The customer's most recent email, to thread a reply under it."""
     cursor = database[INBOUND].find(
         {"tenant_id": tenant_id, "customer_id": customer_id, "channel": "email", "kind": "message"}
     ).sort("received_at", DESCENDING).limit(1)
     found = await cursor.to_list(1)
-    return found[0] if found else None
+    return _inbound(found[0]) if found else None
 
 
-async def save_attachment(database: Any, *, document: dict[str, Any]) -> None:
+async def save_attachment(database: Database, *, attachment: StoredAttachment) -> None:
     """Store a file that came with an email (once, however often the webhook is retried)."""
     await database[ATTACHMENTS].update_one(
-        {"tenant_id": document["tenant_id"], "attachment_id": document["attachment_id"]},
-        {"$setOnInsert": {**document, "created_at": _now()}},
+        {"tenant_id": attachment.tenant_id, "attachment_id": attachment.attachment_id},
+        {"$setOnInsert": {**attachment.model_dump(), "created_at": _now()}},
         upsert=True,
     )
 
 
-async def get_attachment(database: Any, *, tenant_id: str, attachment_id: str) -> dict[str, Any] | None:
+async def get_attachment(database: Database, *, tenant_id: str, attachment_id: str) -> StoredAttachment | None:
     """A stored attachment with its content, or None."""
-    return await database[ATTACHMENTS].find_one({"tenant_id": tenant_id, "attachment_id": attachment_id})
+    document = await database[ATTACHMENTS].find_one({"tenant_id": tenant_id, "attachment_id": attachment_id})
+    return StoredAttachment.model_validate(document) if document else None
 
 
 # --- the delivery log -----------------------------------------------------------------------------
 
 
-async def claim_outbound(database: Any, *, document: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def _outbound(document: dict[str, Any]) -> OutboundDelivery:
+    return OutboundDelivery.model_validate({**document, "has_pending_events": bool(document.get(outbox.FIELD))})
+
+
+async def claim_outbound(database: Database, *, delivery: OutboundDelivery) -> tuple[OutboundDelivery, bool]:
     """Enter an outbound message in the delivery log before sending: (its entry, whether this call claimed it)."""
-    try:
-        await database[OUTBOUND].insert_one({**document, "created_at": _now(), "updated_at": _now()})
-        claimed = True
-    except Exception as error:
-        if not is_duplicate_key(error):
-            raise
-        claimed = False
-    entry = await get_outbound(database, tenant_id=document["tenant_id"], outbound_id=document["outbound_id"])
+    claimed = await _insert_unless_present(database, OUTBOUND, {
+        **delivery.model_dump(exclude={"created_at", "updated_at"}), "rank": delivery_rank(delivery.status),
+        "created_at": _now(), "updated_at": _now(),
+    })
+    entry = await get_outbound(database, tenant_id=delivery.tenant_id, outbound_id=delivery.outbound_id)
     assert entry is not None
     return entry, claimed
 
 
-async def get_outbound(database: Any, *, tenant_id: str, outbound_id: str) -> dict[str, Any] | None:
+async def get_outbound(database: Database, *, tenant_id: str, outbound_id: str) -> OutboundDelivery | None:
     """An outbound message's entry in the delivery log, or None."""
-    return await database[OUTBOUND].find_one({"tenant_id": tenant_id, "outbound_id": outbound_id})
+    document = await database[OUTBOUND].find_one({"tenant_id": tenant_id, "outbound_id": outbound_id})
+    return _outbound(document) if document else None
 
 
-async def update_outbound(database: Any, *, tenant_id: str, outbound_id: str, fields: dict[str, Any]) -> None:
-    """Note details of an outbound message (attempts, the provider's id) without changing its state."""
+async def record_attempt(database: Database, *, tenant_id: str, outbound_id: str, attempts: int,
+                         last_error: str | None = None) -> None:
+    """Note how many tries sending took (and the last error) without changing the delivery state."""
+    fields: dict[str, Any] = {"attempts": attempts, **({"last_error": last_error} if last_error else {})}
     await database[OUTBOUND].update_one(
         {"tenant_id": tenant_id, "outbound_id": outbound_id}, {"$set": {**fields, "updated_at": _now()}}
     )
 
 
+async def record_sent(database: Database, *, tenant_id: str, outbound_id: str, attempts: int, provider: str,
+                      provider_message_id: str) -> None:
+    """Note the provider's id for a message it accepted (its delivery reports name it)."""
+    await database[OUTBOUND].update_one({"tenant_id": tenant_id, "outbound_id": outbound_id}, {"$set": {
+        "attempts": attempts, "provider": provider, "provider_message_id": provider_message_id, "sent_at": _now(),
+        "updated_at": _now(),
+    }})
+
+
 async def advance_outbound(
-    database: Any, *, tenant_id: str, outbound_id: str, status: str, rank: int, details: dict[str, Any],
-    event: Envelope[Any],
-) -> dict[str, Any] | None:
+    database: Database, *, tenant_id: str, outbound_id: str, status: DeliveryState, reason: str | None,
+    error_code: str | None, event: Envelope[Any],
+) -> OutboundDelivery | None:
     """Move an outbound message to a later state, with its event; None if it is already there or further."""
     at = _now()
-    return await database[OUTBOUND].find_one_and_update(
+    details = {k: v for k, v in {"reason": reason, "error_code": error_code}.items() if v is not None}
+    rank = delivery_rank(status)
+    document = await database[OUTBOUND].find_one_and_update(
         {"tenant_id": tenant_id, "outbound_id": outbound_id, "rank": {"$lt": rank}},
         {
-            "$set": {"status": status, "rank": rank, **details, "updated_at": at},
-            "$push": {"history": {"status": status, "at": at, **details}, **outbox.push_events([event])},
+            "$set": {"status": status.value, "rank": rank, **details, "updated_at": at},
+            "$push": {"history": {"status": status.value, "at": at, **details}, **outbox.push_events([event])},
         },
         return_document=ReturnDocument.AFTER,
     )
+    return _outbound(document) if document else None
 
 
 async def find_outbound_by_provider_id(
-    database: Any, *, tenant_id: str, provider: str, provider_message_id: str
-) -> dict[str, Any] | None:
+    database: Database, *, tenant_id: str, provider: str, provider_message_id: str
+) -> OutboundDelivery | None:
     """The outbound message a provider knows by this id, or None."""
-    return await database[OUTBOUND].find_one(
+    document = await database[OUTBOUND].find_one(
         {"tenant_id": tenant_id, "provider": provider, "provider_message_id": provider_message_id}
     )
+    return _outbound(document) if document else None
 
 
-async def find_outbound_by_email_ids(database: Any, *, tenant_id: str, message_ids: list[str]) -> list[dict[str, Any]]:
+async def find_outbound_by_email_ids(database: Database, *, tenant_id: str,
+                                     message_ids: list[str]) -> list[OutboundDelivery]:
     """Our outbound emails whose Message-ID is among these."""
     if not message_ids:
         return []
     cursor = database[OUTBOUND].find({"tenant_id": tenant_id, "email_message_id": {"$in": message_ids}})
-    return await cursor.to_list(None)
+    return [_outbound(document) for document in await cursor.to_list(None)]
 
 
-async def record_status_report(
-    database: Any, *, tenant_id: str, provider: str, provider_message_id: str, status: str,
-    error_code: str | None, reason: str | None,
-) -> None:
+async def record_status_report(database: Database, *, tenant_id: str, report: ProviderStatus) -> None:
     """Keep a provider's status report (it may arrive before we know which message the id is)."""
     await database[STATUS_REPORTS].update_one(
-        {"tenant_id": tenant_id, "provider": provider, "provider_message_id": provider_message_id, "status": status},
-        {"$setOnInsert": {"error_code": error_code, "reason": reason, "received_at": _now()}},
+        {"tenant_id": tenant_id, "provider": report.provider, "provider_message_id": report.provider_message_id,
+         "status": report.status.value},
+        {"$setOnInsert": {"error_code": report.error_code, "reason": report.reason, "received_at": _now()}},
         upsert=True,
     )
 
 
 async def status_reports_for(
-    database: Any, *, tenant_id: str, provider: str, provider_message_id: str
-) -> list[dict[str, Any]]:
+    database: Database, *, tenant_id: str, provider: str, provider_message_id: str
+) -> list[ProviderStatus]:
     """Every status report kept for a provider's message id, oldest first."""
     cursor = database[STATUS_REPORTS].find(
         {"tenant_id": tenant_id, "provider": provider, "provider_message_id": provider_message_id}
     ).sort("received_at", ASCENDING)
-    return await cursor.to_list(None)
+    return [ProviderStatus(provider=d["provider"], provider_message_id=d["provider_message_id"],
+                           status=DeliveryState(d["status"]), error_code=d.get("error_code"), reason=d.get("reason"))
+            for d in await cursor.to_list(None)]

@@ -1,34 +1,31 @@
-"""Ingest as a real process on the session's broker, fake providers on loopback, and a reader of its topics."""
+"""Ingest as a real process on the session's broker, fake providers on loopback, and a watch on its topics."""
 
-import asyncio
 import base64
 import itertools
 import json
-import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiosmtpd.controller import Controller
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from relay_contracts import new_event
 from relay_contracts.customer_messages import Channel, EmailThreading, OutboundMessageRequested
 from relay_contracts.topics import DELIVERY_STATUS, INBOUND_MESSAGES
 from relay_kit.auth import StaffPrincipal, issue_token
-from relay_stack.polling import eventually
 from relay_stack.ports import free_port
 from relay_stack.processes import ServiceProcess
 from relay_stack.signing import mailgun_signature, twilio_signature
+from relay_stack.testing import EventPublisher, LoopbackJsonApi, TopicWatch
 
 HERE = Path(__file__).parent
 ADMIN_TOKEN = "ingest-test-admin"
@@ -44,65 +41,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
             _stoppers.pop()()
 
 
-# --- the topics, read from a fresh consumer group ------------------------------------------------
-
-
-class TopicLog:
-    """Every event on inbound.messages and delivery.status, read by a fresh consumer group in a thread."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
-        self.events: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._assigned = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._consume()), daemon=True)
-
-    def start(self) -> "TopicLog":
-        self._thread.start()
-        return self
-
-    async def _consume(self) -> None:
-        consumer = AIOKafkaConsumer(INBOUND_MESSAGES.name, DELIVERY_STATUS.name, bootstrap_servers=self.bootstrap,
-                                    group_id=f"ingest-tests-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest")
-        await consumer.start()
-        try:
-            while not self._stop.is_set():
-                batch = await consumer.getmany(timeout_ms=100)
-                if consumer.assignment():
-                    self._assigned.set()
-                with self._lock:
-                    for records in batch.values():
-                        for record in records:
-                            event = json.loads(record.value)
-                            event["_topic"] = record.topic
-                            event["_key"] = record.key.decode() if record.key else None
-                            self.events.append(event)
-        finally:
-            await consumer.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def of(self, tenant_id: str, event_type: str | None = None) -> list[dict[str, Any]]:
-        """Events of one tenant (of one type), in arrival order."""
-        with self._lock:
-            return [e for e in self.events if e.get("tenant_id") == tenant_id and (
-                event_type is None or e["type"] == event_type)]
-
-    async def wait_for(self, tenant_id: str, event_type: str, predicate: Callable[[dict[str, Any]], bool] = bool,
-                       *, count: int = 1, timeout: float = 15.0) -> list[dict[str, Any]]:
-        """At least `count` events of the type whose payload matches, within the deadline."""
-
-        async def arrived() -> list[dict[str, Any]] | None:
-            found = [e for e in self.of(tenant_id, event_type) if predicate(e["payload"])]
-            return found if len(found) >= count else None
-
-        return await eventually(arrived, timeout=timeout, what=f"{count} {event_type} for {tenant_id}")
-
-
-# --- the service ----------------------------------------------------------------------------------
+# --- the service and its topics -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -123,75 +62,46 @@ def ingest(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @pytest.fixture(scope="session")
-def topics(kafka_bootstrap: str) -> Iterator[TopicLog]:
-    """What ingest published, as a fresh consumer group sees it."""
-    log = TopicLog(kafka_bootstrap).start()
-    _stoppers.append(log.stop)
-    yield log
-    log.stop()
+def topics(kafka_bootstrap: str) -> Iterator[TopicWatch]:
+    """What ingest published on inbound.messages and delivery.status."""
+    watch = TopicWatch(kafka_bootstrap, INBOUND_MESSAGES, DELIVERY_STATUS).start()
+    _stoppers.append(watch.stop)
+    yield watch
+    watch.stop()
 
 
 # --- fake providers -------------------------------------------------------------------------------
 
 
-@dataclass
-class FakeTwilio:
-    """A loopback server speaking Twilio's Messages API; it can fail the first requests with a 5xx."""
+class FakeTwilio(LoopbackJsonApi):
+    """Twilio's Messages API; it can fail the first requests with a 5xx, or refuse every message."""
 
-    failures: int = 0
-    failure_status: int = 503
-    refuse_with: tuple[int, int, str] | None = None  # (http status, Twilio error code, message)
-    report_before_answer: str | None = None  # a status to call back with before even answering the send
-    port: int = field(default_factory=free_port)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    accepted: list[dict[str, Any]] = field(default_factory=list)
-    early_answers: list[int] = field(default_factory=list)
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[dict[str, Any]] = []
+        self.failures = 0
+        self.failure_status = 503
+        self.refuse_with: tuple[int, int, str] | None = None  # (http status, Twilio error code, message)
+        self.report_before_answer: str | None = None  # a status to call back with before even answering the send
+        self.accepted: list[dict[str, Any]] = []
+        self.early_answers: list[int] = []
+        self._sids = itertools.count(1)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "FakeTwilio":
-        fake = self
-        sids = itertools.count(1)
-
-        class Api(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
-                auth = base64.b64decode(self.headers.get("authorization", "Basic ")[6:]).decode()
-                fake.requests.append({"path": self.path, "form": form, "auth": auth})
-                if len(fake.requests) <= fake.failures:
-                    return self._answer(fake.failure_status, {"code": 20500, "message": "Internal Server Error"})
-                if fake.refuse_with:
-                    status, code, message = fake.refuse_with
-                    return self._answer(status, {"code": code, "message": message, "status": status})
-                sid = f"SM{uuid.uuid4().hex[:24]}{next(sids):08d}"
-                fake.accepted.append({"sid": sid, "path": self.path, "form": form, "auth": auth})
-                if fake.report_before_answer:
-                    early = fake.report(fake.accepted[-1], status=fake.report_before_answer,
-                                        auth_token=auth.split(":", 1)[1])
-                    fake.early_answers.append(early.status_code)
-                self._answer(201, {"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body")})
-
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *_: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Api)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        form = dict(urllib.parse.parse_qsl(body.decode()))
+        auth = base64.b64decode(headers.get("authorization", "Basic ")[6:]).decode()
+        self.requests.append({"path": path, "form": form, "auth": auth})
+        if len(self.requests) <= self.failures:
+            return self.failure_status, {"code": 20500, "message": "Internal Server Error"}
+        if self.refuse_with:
+            status, code, message = self.refuse_with
+            return status, {"code": code, "message": message, "status": status}
+        sid = f"SM{uuid.uuid4().hex[:24]}{next(self._sids):08d}"
+        self.accepted.append({"sid": sid, "path": path, "form": form, "auth": auth})
+        if self.report_before_answer:
+            early = self.report(self.accepted[-1], status=self.report_before_answer, auth_token=auth.split(":", 1)[1])
+            self.early_answers.append(early.status_code)
+        return 201, {"sid": sid, "status": "queued", "to": form.get("To"), "body": form.get("Body")}
 
     def report(self, sent: dict[str, Any], *, status: str, auth_token: str, error_code: str | None = None,
                signature: str | None = None) -> httpx.Response:
@@ -205,10 +115,50 @@ class FakeTwilio:
         return httpx.post(url, data=form, headers={"X-Twilio-Signature": signed}, timeout=10)
 
 
+class FakeTelnyx(LoopbackJsonApi):
+    """Telnyx's `POST /v2/messages`, answering as its API reference shows; it can fail first or refuse."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[dict[str, Any]] = []
+        self.failures = 0
+        self.refuse_with: tuple[int, str, str, str] | None = None  # (http status, code, title, detail)
+        self.accepted: list[dict[str, Any]] = []
+
+    def handle(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        sent = json.loads(body)
+        self.requests.append({"path": path, "json": sent, "authorization": headers.get("authorization")})
+        if len(self.requests) <= self.failures:
+            return 503, {"errors": [{"code": "10007", "title": "Unexpected error", "detail": "Try again."}]}
+        if self.refuse_with:
+            status, code, title, detail = self.refuse_with
+            return status, {"errors": [{"code": code, "title": title, "detail": detail}]}
+        message_id = str(uuid.uuid4())
+        self.accepted.append({"id": message_id, "json": sent})
+        return 200, {"data": {
+            "record_type": "message", "direction": "outbound", "id": message_id, "type": "SMS",
+            "from": {"phone_number": sent["from"], "carrier": "TELNYX LLC", "line_type": "VoIP"},
+            "to": [{"phone_number": sent["to"], "status": "queued", "carrier": "T-MOBILE USA, INC.",
+                    "line_type": "Wireless"}],
+            "text": sent["text"], "webhook_url": sent.get("webhook_url"), "encoding": "GSM-7", "parts": 1,
+            "errors": [],
+        }}
+
+
 @pytest.fixture
 def fake_twilio() -> Iterator[FakeTwilio]:
     """A fresh fake Twilio Messages API for one test."""
-    fake = FakeTwilio().start()
+    fake = FakeTwilio()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_telnyx() -> Iterator[FakeTelnyx]:
+    """A fresh fake Telnyx Messages API for one test."""
+    fake = FakeTelnyx()
+    fake.start()
     yield fake
     fake.stop()
 
@@ -246,6 +196,73 @@ def smtp_sink() -> Iterator[SmtpSink]:
     sink.stop()
 
 
+# --- Telnyx's side of its webhooks ---------------------------------------------------------------
+
+
+class TelnyxEvents:
+    """Telnyx's messaging events as its API reference shows them, signed as Telnyx signs them."""
+
+    @staticmethod
+    def public_key(key: Ed25519PrivateKey) -> str:
+        """The public half of a signing key as Telnyx shows it: base64 of the raw 32 bytes."""
+        return base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+
+    @staticmethod
+    def headers(body: bytes, *, key: Ed25519PrivateKey, timestamp: float | None = None) -> dict[str, str]:
+        """`telnyx-timestamp` and `telnyx-signature-ed25519` for a body: Ed25519 over `{timestamp}|{body}`."""
+        stamp = str(int(timestamp if timestamp is not None else time.time()))
+        signature = base64.b64encode(key.sign(stamp.encode() + b"|" + body)).decode()
+        return {"telnyx-timestamp": stamp, "telnyx-signature-ed25519": signature, "content-type": "application/json"}
+
+    @staticmethod
+    def event(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A messaging webhook's envelope."""
+        return {"data": {"event_type": event_type, "id": str(uuid.uuid4()),
+                         "occurred_at": "2026-11-24T10:00:00.000+00:00", "payload": payload, "record_type": "event"},
+                "meta": {"attempt": 1, "delivered_to": "https://www.example.com/hooks"}}
+
+    @classmethod
+    def received(cls, *, from_number: str, to_number: str, text: str, message_id: str | None = None,
+                 media: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+        """A `message.received` event shaped as Telnyx's documented example (InboundMessageEvent)."""
+        return cls.event("message.received", {
+            "cc": [], "completed_at": None, "cost": {"amount": 0.0051, "currency": "USD"}, "direction": "inbound",
+            "encoding": "GSM-7", "errors": [],
+            "from": {"carrier": "T-MOBILE USA, INC.", "line_type": "Wireless", "phone_number": from_number},
+            "id": message_id or str(uuid.uuid4()),
+            "media": [{"url": url, "content_type": content_type, "sha256": None, "size": None}
+                      for url, content_type in media or []],
+            "messaging_profile_id": "0f512bda-ae1e-4597-8e11-e5f5686b97d3", "parts": 1,
+            "received_at": "2026-11-24T10:00:00.000Z", "record_type": "message", "sent_at": None, "tags": [],
+            "text": text,
+            "to": [{"carrier": "TELNYX LLC", "line_type": "VoIP", "phone_number": to_number, "status": "delivered"}],
+            "type": "MMS" if media else "SMS", "valid_until": None, "webhook_failover_url": None,
+            "webhook_url": "https://www.example.com/hooks",
+        })
+
+    @classmethod
+    def receipt(cls, sent: dict[str, Any], *, status: str, event_type: str = "message.finalized",
+                errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """A delivery receipt (`message.sent` / `message.finalized`) for a message the fake API accepted."""
+        return cls.event(event_type, {
+            "completed_at": None, "cost": {"amount": "0.0051", "currency": "USD"}, "direction": "outbound",
+            "encoding": "GSM-7", "errors": errors or [],
+            "from": {"carrier": "TELNYX LLC", "line_type": "VoIP", "phone_number": sent["json"]["from"]},
+            "id": sent["id"], "media": [], "messaging_profile_id": "4000eba1-a0c0-4563-9925-b25e842a7cb6",
+            "parts": 1, "record_type": "message", "sent_at": "2026-11-24T10:00:01.000+00:00", "tags": [],
+            "text": sent["json"]["text"],
+            "to": [{"carrier": "T-MOBILE USA, INC.", "line_type": "Wireless", "phone_number": sent["json"]["to"],
+                    "status": status}],
+            "type": "SMS", "valid_until": None, "webhook_url": sent["json"].get("webhook_url"),
+        })
+
+
+@pytest.fixture
+def telnyx_events() -> type[TelnyxEvents]:
+    """Builds and signs Telnyx's messaging events."""
+    return TelnyxEvents
+
+
 # --- a tenant and what it can do ------------------------------------------------------------------
 
 
@@ -266,6 +283,9 @@ class Tenant:
     twilio_token: str = field(default_factory=lambda: uuid.uuid4().hex)
     account_sid: str = field(default_factory=lambda: "AC" + uuid.uuid4().hex)
     phone_number: str = "+15550100000"
+    telnyx_key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    telnyx_api_key: str = field(default_factory=lambda: "KEY" + uuid.uuid4().hex)
+    telnyx_number: str = "+15550100099"
     mailgun_key: str = field(default_factory=lambda: "key-" + uuid.uuid4().hex)
     sendgrid_user: str = "parse"
     sendgrid_password: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -281,8 +301,10 @@ class Tenant:
         principal = StaffPrincipal(staff_id="stf_test", tenant_id=tenant_id or self.tenant_id, name="Bob Chen")
         return {"authorization": f"Bearer {issue_token(principal, secret=JWT_SECRET)}"}
 
-    def provision(self, *, twilio_api: str = "http://127.0.0.1:9", smtp_port: int = 9) -> dict[str, Any]:
-        body = {
+    def provision(self, *, twilio_api: str = "http://127.0.0.1:9", smtp_port: int = 9,
+                  telnyx_api: str | None = None) -> dict[str, Any]:
+        """Set the tenant up with every provider; with `telnyx_api`, Telnyx too, and it sends the texts."""
+        body: dict[str, Any] = {
             "name": self.name,
             "twilio": {"account_sid": self.account_sid, "auth_token": self.twilio_token,
                        "phone_number": self.phone_number, "api_base_url": twilio_api},
@@ -290,6 +312,10 @@ class Tenant:
             "sendgrid": {"basic_auth_user": self.sendgrid_user, "basic_auth_password": self.sendgrid_password},
             "email": {"from_address": self.email_from, "smtp_host": "127.0.0.1", "smtp_port": smtp_port},
         }
+        if telnyx_api:
+            body["telnyx"] = {"api_key": self.telnyx_api_key, "public_key": TelnyxEvents.public_key(self.telnyx_key),
+                              "phone_number": self.telnyx_number, "api_base_url": telnyx_api}
+            body["sms_provider"] = "telnyx"
         response = httpx.put(f"{self.ingest.url}/api/tenants/{self.tenant_id}", json=body, headers=self.admin)
         assert response.status_code == 200, response.text
         return response.json()
@@ -318,6 +344,18 @@ class Tenant:
 
     def sms(self, *, from_number: str, body: str, **kwargs: Any) -> httpx.Response:
         return self.post_sms(self.sms_form(from_number=from_number, body=body, **kwargs))
+
+    def post_telnyx(self, event: dict[str, Any] | bytes, *, key: Ed25519PrivateKey | None = None,
+                    timestamp: float | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        """POST a Telnyx messaging event, signed with the tenant's key (or another), or with the given headers."""
+        body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        signed = headers if headers is not None else TelnyxEvents.headers(body, key=key or self.telnyx_key,
+                                                                          timestamp=timestamp)
+        return httpx.post(self.webhook_url("telnyx", "sms"), content=body, headers=signed, timeout=15)
+
+    def telnyx_sms(self, *, from_number: str, text: str, **kwargs: Any) -> httpx.Response:
+        return self.post_telnyx(TelnyxEvents.received(from_number=from_number, to_number=self.telnyx_number, text=text,
+                                                      **kwargs))
 
     def post_mailgun(self, fields: dict[str, str], *, files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
                      signing_key: str | None = None, timestamp: float | None = None,
@@ -374,43 +412,32 @@ def tenant(make_tenant: Callable[[], Tenant]) -> Tenant:
 
 
 @pytest.fixture
-def reply(kafka_bootstrap: str, ingest: ServiceProcess) -> Callable[..., Any]:
-    """Publishes a staff reply on outbound.messages, as the issues service does."""
+async def publisher(kafka_bootstrap: str) -> AsyncIterator[EventPublisher]:
+    """Publishes events on their topics, as the service that owns them would."""
+    events = EventPublisher(kafka_bootstrap)
+    yield events
+    await events.close()
 
-    async def send(**kwargs: Any) -> OutboundMessageRequested:
-        return await request_reply(kafka_bootstrap, **kwargs)
+
+@pytest.fixture
+def reply(publisher: EventPublisher, ingest: ServiceProcess) -> Callable[..., Any]:
+    """Publishes a staff reply on outbound.messages, as the issues service does, and returns it."""
+
+    async def send(*, tenant_id: str, customer_id: str, channel: Channel, to_address: str, text: str,
+                   outbound_id: str | None = None, subject: str | None = None,
+                   threading: EmailThreading | None = None) -> OutboundMessageRequested:
+        payload = OutboundMessageRequested(
+            customer_id=customer_id, outbound_id=outbound_id or f"out_{uuid.uuid4().hex[:12]}",
+            issue_id=f"iss_{uuid.uuid4().hex[:8]}", channel=channel, to_address=to_address, text=text,
+            subject=subject, threading=threading, requested_by="stf_test",
+        )
+        await publisher.publish_payload(payload, tenant_id=tenant_id, producer="issues")
+        return payload
 
     return send
 
 
 @pytest.fixture
-def publish_event(kafka_bootstrap: str) -> Callable[..., Any]:
+def publish_event(publisher: EventPublisher) -> Callable[..., Any]:
     """Publishes any event on its topic, as another service would."""
-
-    async def send(event: Any) -> None:
-        await publish(kafka_bootstrap, event)
-
-    return send
-
-
-async def request_reply(bootstrap: str, *, tenant_id: str, customer_id: str, channel: Channel, to_address: str,
-                        text: str, outbound_id: str | None = None, subject: str | None = None,
-                        threading: EmailThreading | None = None) -> OutboundMessageRequested:
-    """Publish a staff reply as the issues service does, and return it."""
-    payload = OutboundMessageRequested(
-        customer_id=customer_id, outbound_id=outbound_id or f"out_{uuid.uuid4().hex[:12]}",
-        issue_id=f"iss_{uuid.uuid4().hex[:8]}", channel=channel, to_address=to_address, text=text, subject=subject,
-        threading=threading, requested_by="stf_test",
-    )
-    await publish(bootstrap, new_event(payload, tenant_id=tenant_id, producer="issues"))
-    return payload
-
-
-async def publish(bootstrap: str, event: Any) -> None:
-    """Publish one event under its topic and key and wait for the ack."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(event.topic.name, event.to_bytes(), key=event.key)
-    finally:
-        await producer.stop()
+    return publisher.publish

@@ -51,7 +51,7 @@ async def test_texts_and_emails_from_one_person_land_on_one_customer(tenant, top
                                  "subject": "Suit", "body-plain": "Also, the tie?",
                                  "Message-Id": f"<{uuid.uuid4().hex}@example.com>"})
     assert email.status_code == 200
-    events = await topics.wait_for(tenant.tenant_id, "inbound.message.received", count=2)
+    events = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received", count=2)
     assert {(e["payload"]["channel"], e["payload"]["customer_id"]) for e in events} == {
         ("sms", "cus_jane"), ("email", "cus_jane")}
     assert all(e["payload"]["customer_name"] == "Jane Doe" and not e["payload"]["unknown_contact"] for e in events)
@@ -60,14 +60,15 @@ async def test_texts_and_emails_from_one_person_land_on_one_customer(tenant, top
 async def test_unknown_contact_is_created_and_later_claimed_by_the_point_of_sale(tenant, topics) -> None:
     phone = "+14155550180"
     assert tenant.sms(from_number=phone, body="Hi, new here").status_code == 200
-    [first] = await topics.wait_for(tenant.tenant_id, "inbound.message.received")
+    [first] = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
     unknown_id = first["payload"]["customer_id"]
     assert first["payload"]["unknown_contact"] is True
     assert tenant.customer(unknown_id).json()["unknown_contact"] is True
 
     assert tenant.upsert("cus_pos_7", {"name": "Ravi Patel", "phones": [phone]}).status_code == 200
     assert tenant.sms(from_number=phone, body="It's Ravi").status_code == 200
-    [second] = await topics.wait_for(tenant.tenant_id, "inbound.message.received", lambda p: p["text"] == "It's Ravi")
+    [second] = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received",
+                                           lambda p: p["text"] == "It's Ravi")
     assert second["payload"]["customer_id"] == "cus_pos_7" and second["payload"]["customer_name"] == "Ravi Patel"
     old = tenant.customer(unknown_id).json()
     assert old["merged_into"] == "cus_pos_7" and old["phones"] == []
@@ -87,7 +88,7 @@ async def test_concurrent_first_messages_from_a_new_number_make_one_customer(ten
     responses = await asyncio.gather(*(asyncio.to_thread(tenant.sms, from_number=phone, body=f"message {n}")
                                        for n in range(8)))
     assert {r.status_code for r in responses} == {200}
-    events = await topics.wait_for(tenant.tenant_id, "inbound.message.received", count=8)
+    events = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received", count=8)
     assert len({e["payload"]["customer_id"] for e in events}) == 1
     assert len(tenant.search(phone)) == 1
 

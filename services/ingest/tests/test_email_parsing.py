@@ -2,9 +2,8 @@
 
 import pytest
 
-from relay_contracts.customer_messages import EmailThreading
-from relay_ingest import mail
-from relay_ingest.domain import reply_subject, reply_threading
+from relay_contracts.customer_messages import EmailThreading, reply_subject, reply_threading
+from relay_ingest.providers import mail
 
 
 @pytest.mark.parametrize(("raw", "new"), [
@@ -38,9 +37,9 @@ def test_threading_headers_are_kept_and_a_reply_threads_under_them() -> None:
                                   references="<m0@shop.example>\r\n <m1@shop.example>")
     assert threading == EmailThreading(message_id="<m2@example.com>", in_reply_to="<m1@shop.example>",
                                        references=["<m0@shop.example>", "<m1@shop.example>"])
-    assert reply_threading(threading) == ("<m2@example.com>", ["<m0@shop.example>", "<m1@shop.example>",
-                                                               "<m2@example.com>"])
-    assert reply_threading(None) == (None, [])
+    assert reply_threading(threading) == EmailThreading(
+        in_reply_to="<m2@example.com>", references=["<m0@shop.example>", "<m1@shop.example>", "<m2@example.com>"])
+    assert reply_threading(None) is None
     assert reply_subject("Re: Coat") == "Re: Coat" and reply_subject("Coat") == "Re: Coat"
 
 

@@ -39,13 +39,13 @@ async def test_email_reply_threads_under_the_customers_message(tenant, topics, s
     tenant.provision(smtp_port=smtp_sink.port)
     message_id = f"<{uuid.uuid4().hex}@mail.example.com>"
     _customer_email(tenant, message_id=message_id)
-    [inbound] = await topics.wait_for(tenant.tenant_id, "inbound.message.received")
+    [inbound] = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
     assert inbound["payload"]["text"] == "How long does hemming take?"
     threading = EmailThreading.model_validate(inbound["payload"]["threading"])
 
     request = await reply(tenant_id=tenant.tenant_id, customer_id=inbound["payload"]["customer_id"],
                           channel=Channel.EMAIL, to_address=CUSTOMER, text="About two days.", threading=threading)
-    [sent] = await topics.wait_for(tenant.tenant_id, "delivery.status.changed", lambda p: p["status"] == "sent")
+    [sent] = await topics.wait_for_count(tenant.tenant_id, "delivery.status.changed", lambda p: p["status"] == "sent")
     [email] = smtp_sink.messages
     assert smtp_sink.envelopes == [(tenant.email_from, [CUSTOMER])]
     assert email["In-Reply-To"] == message_id
@@ -61,10 +61,10 @@ async def test_reply_without_threading_threads_under_the_latest_email(tenant, to
     tenant.provision(smtp_port=smtp_sink.port)
     message_id = f"<{uuid.uuid4().hex}@mail.example.com>"
     _customer_email(tenant, message_id=message_id)
-    [inbound] = await topics.wait_for(tenant.tenant_id, "inbound.message.received")
+    [inbound] = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
     await reply(tenant_id=tenant.tenant_id, customer_id=inbound["payload"]["customer_id"], channel=Channel.EMAIL,
                 to_address=CUSTOMER, text="Two days.")
-    await topics.wait_for(tenant.tenant_id, "delivery.status.changed", lambda p: p["status"] == "sent")
+    await topics.wait_for_count(tenant.tenant_id, "delivery.status.changed", lambda p: p["status"] == "sent")
     [email] = smtp_sink.messages
     assert email["In-Reply-To"] == message_id
     assert email["Subject"] == "Re: Hemming my trousers"
@@ -74,14 +74,14 @@ async def test_bounce_marks_the_reply_bounced_and_opens_nothing(tenant, topics, 
     tenant.provision(smtp_port=smtp_sink.port)
     request = await reply(tenant_id=tenant.tenant_id, customer_id="cus_mei", channel=Channel.EMAIL,
                           to_address="nobody@example.com", text="Your order is ready", subject="Your order")
-    await topics.wait_for(tenant.tenant_id, "delivery.status.changed", lambda p: p["status"] == "sent")
+    await topics.wait_for_count(tenant.tenant_id, "delivery.status.changed", lambda p: p["status"] == "sent")
     [email] = smtp_sink.messages
 
     raw = _dsn(returned_message_id=email["Message-ID"], recipient="nobody@example.com")
     response = tenant.post_sendgrid({"email": raw, "to": tenant.email_from, "from": "MAILER-DAEMON@mx.example.com",
                                      "envelope": json.dumps({"to": [tenant.email_from], "from": ""})})
     assert response.status_code == 200, response.text
-    [bounced] = await topics.wait_for(tenant.tenant_id, "delivery.status.changed",
+    [bounced] = await topics.wait_for_count(tenant.tenant_id, "delivery.status.changed",
                                       lambda p: p["status"] == "bounced")
     assert bounced["payload"]["outbound_id"] == request.outbound_id
     assert "550 5.1.1" in bounced["payload"]["reason"]
@@ -93,6 +93,6 @@ async def test_bounce_marks_the_reply_bounced_and_opens_nothing(tenant, topics, 
 async def test_unreachable_smtp_server_fails_the_reply_after_bounded_attempts(tenant, topics, reply) -> None:
     await reply(tenant_id=tenant.tenant_id, customer_id="cus_z", channel=Channel.EMAIL, to_address=CUSTOMER,
                 text="Hello")
-    [failed] = await topics.wait_for(tenant.tenant_id, "delivery.status.changed")
+    [failed] = await topics.wait_for_count(tenant.tenant_id, "delivery.status.changed")
     assert failed["payload"]["status"] == "failed"
     assert "Gave up after 4 attempts" in failed["payload"]["reason"]

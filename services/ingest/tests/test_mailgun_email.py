@@ -34,7 +34,7 @@ async def test_signed_email_keeps_threading_and_only_the_new_text(tenant, topics
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "accepted"
 
-    [event] = await topics.wait_for(tenant.tenant_id, "inbound.message.received")
+    [event] = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
     payload = event["payload"]
     assert payload["channel"] == "email" and payload["provider"] == "mailgun"
     assert payload["from_address"] == "jane.doe@example.com"  # lower-cased
@@ -67,7 +67,7 @@ async def test_stale_future_forged_and_missing_signatures_are_refused(tenant, to
     assert attempt(sign=False) == 401
     assert attempt(timestamp=time.time() - 10 * 60) == 200  # within the 15 minutes allowed
 
-    await topics.wait_for(tenant.tenant_id, "inbound.message.received")
+    await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
     assert len(topics.of(tenant.tenant_id)) == 1
 
 

@@ -22,7 +22,7 @@ async def test_inbound_outbound_and_rejections_are_counted(tenant, topics, reply
     assert tenant.post_sms(tenant.sms_form(from_number="+14155550190", body="x"), auth_token="bad").status_code == 401
     await reply(tenant_id=tenant.tenant_id, customer_id="cus_m", channel=Channel.SMS, to_address="+14155550190",
                 text="counted")
-    await topics.wait_for(tenant.tenant_id, "delivery.status.changed")
+    await topics.wait_for_count(tenant.tenant_id, "delivery.status.changed")
 
     after = httpx.get(f"{tenant.ingest.url}/metrics").text
     for name, labels in [

@@ -33,7 +33,7 @@ async def test_inbound_parse_needs_the_tenants_basic_credentials(tenant, topics)
 
     good = tenant.post_sendgrid(_parse_fields(message_id="<c@x>", sender=sender, text="the real one"))
     assert good.status_code == 200, good.text
-    await topics.wait_for(tenant.tenant_id, "inbound.message.received")
+    await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
     assert [e["payload"]["text"] for e in topics.of(tenant.tenant_id)] == ["the real one"]
 
 
@@ -45,7 +45,7 @@ async def test_parsed_email_keeps_headers_and_attachments_by_reference(tenant, m
     response = tenant.post_sendgrid(fields, files=[("attachment1", ("stain.png", PHOTO, "image/png"))])
     assert response.status_code == 200, response.text
 
-    [event] = await topics.wait_for(tenant.tenant_id, "inbound.message.received")
+    [event] = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
     payload = event["payload"]
     assert payload["from_address"] == "omar@example.com"
     assert payload["customer_name"] == "Omar Haddád"  # encoded words decoded by the email package
@@ -69,5 +69,5 @@ async def test_html_only_email_becomes_plain_text(tenant, topics) -> None:
     fields.pop("text")
     fields["html"] = "<html><head><style>p{}</style></head><body><p>Hello&nbsp;there,</p><p>is it <b>ready</b>?</p>"
     assert tenant.post_sendgrid(fields).status_code == 200
-    [event] = await topics.wait_for(tenant.tenant_id, "inbound.message.received")
+    [event] = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
     assert event["payload"]["text"] == "Hello there,\n\nis it ready?"

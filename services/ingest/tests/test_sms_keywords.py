@@ -23,7 +23,7 @@ async def test_stop_opts_out_opens_nothing_and_refuses_replies_until_start(tenan
     tenant.provision(twilio_api=fake_twilio.url)
     first = tenant.sms(from_number=PHONE, body="Is the dress ready?")
     assert first.status_code == 200
-    [opened] = await topics.wait_for(tenant.tenant_id, "inbound.message.received")
+    [opened] = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
     customer_id = opened["payload"]["customer_id"]
 
     stop = tenant.sms(from_number=PHONE, body="Stop")
@@ -34,7 +34,7 @@ async def test_stop_opts_out_opens_nothing_and_refuses_replies_until_start(tenan
 
     refused = await reply(tenant_id=tenant.tenant_id, customer_id=customer_id, channel=Channel.SMS,
                           to_address=PHONE, text="Yes, ready since Monday")
-    [status] = await topics.wait_for(tenant.tenant_id, "delivery.status.changed",
+    [status] = await topics.wait_for_count(tenant.tenant_id, "delivery.status.changed",
                                      lambda p: p["outbound_id"] == refused.outbound_id)
     assert status["payload"]["status"] == "refused"
     assert "STOP" in status["payload"]["reason"] and "START" in status["payload"]["reason"]
@@ -45,7 +45,7 @@ async def test_stop_opts_out_opens_nothing_and_refuses_replies_until_start(tenan
     assert tenant.customer(customer_id).json()["opted_out_sms"] is False
     allowed = await reply(tenant_id=tenant.tenant_id, customer_id=customer_id, channel=Channel.SMS,
                           to_address=PHONE, text="Welcome back!")
-    [sent] = await topics.wait_for(tenant.tenant_id, "delivery.status.changed",
+    [sent] = await topics.wait_for_count(tenant.tenant_id, "delivery.status.changed",
                                    lambda p: p["outbound_id"] == allowed.outbound_id)
     assert sent["payload"]["status"] == "sent"
     assert [r["form"]["Body"] for r in fake_twilio.accepted] == ["Welcome back!"]
@@ -61,7 +61,7 @@ async def test_help_is_answered_and_a_plain_yes_is_an_ordinary_message(tenant, t
     assert "Reply STOP to unsubscribe" in help_answer.text
     yes = tenant.sms(from_number=PHONE, body="Yes")
     assert yes.status_code == 200 and yes.text.endswith("<Response/>")
-    [event] = await topics.wait_for(tenant.tenant_id, "inbound.message.received")
+    [event] = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
     assert event["payload"]["text"] == "Yes"
     assert len(topics.of(tenant.tenant_id)) == 1
 

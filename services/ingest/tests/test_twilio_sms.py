@@ -38,7 +38,7 @@ async def test_signed_sms_is_announced_with_e164_sender_and_arrival_time(tenant,
     assert response.headers["content-type"].startswith("text/xml")
     assert response.text.endswith("<Response/>")
     # answered only after the broker acknowledged: the event is already on the topic
-    [event] = topics.of(tenant.tenant_id, "inbound.message.received") or await topics.wait_for(
+    [event] = topics.of(tenant.tenant_id, "inbound.message.received") or await topics.wait_for_count(
         tenant.tenant_id, "inbound.message.received")
     payload = event["payload"]
     assert payload["from_address"] == "+14155550101"
@@ -58,7 +58,7 @@ async def test_mms_media_are_kept_as_attachments(tenant, topics) -> None:
     response = tenant.sms(from_number="+14155550177", body="The stain, see photos", media=media)
     assert response.status_code == 200, response.text
 
-    [event] = await topics.wait_for(tenant.tenant_id, "inbound.message.received")
+    [event] = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
     assert [(a["url"], a["content_type"]) for a in event["payload"]["attachments"]] == media
 
 
@@ -77,7 +77,7 @@ async def test_forged_tampered_and_missing_signatures_are_refused_and_publish_no
 
     barrier = tenant.sms(from_number="+14155550123", body="the real one")  # same customer, same partition
     assert barrier.status_code == 200
-    await topics.wait_for(tenant.tenant_id, "inbound.message.received", lambda p: p["text"] == "the real one")
+    await topics.wait_for_count(tenant.tenant_id, "inbound.message.received", lambda p: p["text"] == "the real one")
     assert [e["payload"]["text"] for e in topics.of(tenant.tenant_id)] == ["the real one"]
     metrics = httpx.get(f"{tenant.ingest.url}/metrics").text
     assert 'relay_webhooks_rejected_total{provider="twilio",reason="bad_signature"}' in metrics

@@ -14,7 +14,7 @@ def _signed_post(tenant, form: dict[str, str], **kwargs) -> httpx.Response:
 async def _only_the_barrier_was_published(tenant, topics) -> None:
     """Send a good message from the same sender (same partition) and check it is all that arrived."""
     assert tenant.sms(from_number=SENDER, body="barrier").status_code == 200
-    await topics.wait_for(tenant.tenant_id, "inbound.message.received", lambda p: p["text"] == "barrier")
+    await topics.wait_for_count(tenant.tenant_id, "inbound.message.received", lambda p: p["text"] == "barrier")
     assert [e["payload"]["text"] for e in topics.of(tenant.tenant_id)] == ["barrier"]
 
 

@@ -2,18 +2,21 @@
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from relay_contracts.customer_messages import Channel
+from relay_contracts import new_event, parse_event
+from relay_contracts.customer_messages import Channel, DeliveryState, OutboundMessageRequested
 from relay_ingest import flows, store
-from relay_ingest.domain import InboundMessage
+from relay_ingest.models import TenantSettings
+from relay_ingest.providers.base import ProviderMessage
 from relay_ingest.settings import IngestSettings
 from relay_kit.errors import Unavailable
-from relay_kit.outbox import Outbox
+from relay_kit.outbox import Outbox, StoredEvent
 from relay_kit.standin import StandInClient
 from relay_kit.store import apply_indexes
+from relay_kit.unit_of_work import UnitOfWork
 
 
 async def test_twilio_retry_of_the_same_message_sid_is_recorded_once(tenant, topics) -> None:
@@ -24,7 +27,7 @@ async def test_twilio_retry_of_the_same_message_sid_is_recorded_once(tenant, top
 
     barrier = tenant.sms(from_number="+14155550150", body="barrier")
     assert barrier.status_code == 200
-    await topics.wait_for(tenant.tenant_id, "inbound.message.received", lambda p: p["text"] == "barrier")
+    await topics.wait_for_count(tenant.tenant_id, "inbound.message.received", lambda p: p["text"] == "barrier")
     texts = [e["payload"]["text"] for e in topics.of(tenant.tenant_id, "inbound.message.received")]
     assert texts == ["Do you do alterations?", "barrier"]
 
@@ -34,7 +37,7 @@ async def test_concurrent_retries_are_recorded_once(tenant, topics) -> None:
     responses = await asyncio.gather(*(asyncio.to_thread(tenant.post_sms, form) for _ in range(6)))
     assert {r.status_code for r in responses} == {200}
     assert tenant.sms(from_number="+14155550151", body="barrier").status_code == 200
-    await topics.wait_for(tenant.tenant_id, "inbound.message.received", lambda p: p["text"] == "barrier")
+    await topics.wait_for_count(tenant.tenant_id, "inbound.message.received", lambda p: p["text"] == "barrier")
     assert [e["payload"]["text"] for e in topics.of(tenant.tenant_id)] == ["racing retries", "barrier"]
 
 
@@ -46,7 +49,7 @@ async def test_mailgun_retry_of_the_same_message_id_is_recorded_once(tenant, top
     assert second.json() == {"status": "duplicate", "message_id": first.json()["message_id"]}
     barrier = {**fields, "body-plain": "barrier", "Message-Id": f"<{uuid.uuid4().hex}@example.com>"}
     assert tenant.post_mailgun(barrier).status_code == 200
-    await topics.wait_for(tenant.tenant_id, "inbound.message.received", lambda p: p["text"] == "barrier")
+    await topics.wait_for_count(tenant.tenant_id, "inbound.message.received", lambda p: p["text"] == "barrier")
     assert [e["payload"]["text"] for e in topics.of(tenant.tenant_id)] == ["first and only", "barrier"]
 
 
@@ -57,23 +60,23 @@ async def desk_with_flaky_broker():
     await apply_indexes(database, store.INDEXES)
     published, failures = [], [1]
 
-    async def publish(event) -> None:
+    async def publish(stored: StoredEvent) -> None:
         if failures[0]:
             failures[0] -= 1
             raise ConnectionError("broker unavailable")
-        published.append(event)
+        published.append(parse_event(stored.body))
 
     outbox = Outbox(service="ingest", publish=publish, collections=[database[c] for c in store.OUTBOX_COLLECTIONS])
-    desk = flows.Desk(database=database, outbox=outbox, settings=IngestSettings())
-    await store.save_tenant(database, tenant_id="acme", settings={"name": "Acme"})
+    desk = flows.Desk(database=database, uow=UnitOfWork(outbox), settings=IngestSettings())
+    await store.save_tenant(database, tenant_id="acme", settings=TenantSettings(name="Acme"))
     return desk, published
 
 
 async def test_a_retry_publishes_what_an_earlier_try_could_not(desk_with_flaky_broker) -> None:
     desk, published = desk_with_flaky_broker
     tenant = await store.get_tenant(desk.database, tenant_id="acme")
-    message = InboundMessage(provider="twilio", channel=Channel.SMS, provider_message_id="SM-flaky",
-                             from_address="+14155550152", to_address="+15550100000", text="are you open?")
+    message = ProviderMessage(provider="twilio", channel=Channel.SMS, provider_message_id="SM-flaky",
+                              from_address="+14155550152", to_address="+15550100000", text="are you open?")
 
     with pytest.raises(Unavailable):  # the webhook is answered 503: the provider will retry
         await flows.receive(desk=desk, tenant=tenant, message=message, received_at=datetime.now(UTC))
@@ -86,3 +89,18 @@ async def test_a_retry_publishes_what_an_earlier_try_could_not(desk_with_flaky_b
     assert await store.count_inbound(desk.database, tenant_id="acme") == 1
     again = await flows.receive(desk=desk, tenant=tenant, message=message, received_at=datetime.now(UTC))
     assert again.message_id == receipt.message_id and len(published) == 1
+
+
+async def test_a_reply_whose_state_is_stored_leaves_its_event_to_the_sweeper(desk_with_flaky_broker) -> None:
+    desk, published = desk_with_flaky_broker
+    request = OutboundMessageRequested(customer_id="cus_1", outbound_id="out_flaky", issue_id="iss_1",
+                                       channel=Channel.SMS, to_address="+14155550153", text="Ready",
+                                       requested_by="stf_1")
+
+    await flows.send_outbound(desk=desk, event=new_event(request, tenant_id="acme", producer="issues"))  # no raise
+    outbound = await store.get_outbound(desk.database, tenant_id="acme", outbound_id="out_flaky")
+    assert outbound.status == DeliveryState.FAILED and "No provider" in outbound.reason  # Acme set up no SMS
+    assert outbound.has_pending_events and published == []
+
+    assert await desk.uow.outbox.sweep(older_than=timedelta(0)) == 1
+    assert [(e.payload.outbound_id, e.payload.status) for e in published] == [("out_flaky", DeliveryState.FAILED)]

@@ -1,12 +1,135 @@
-"""The one interface every provider adapter fits: a new provider is one new module beside this one."""
+"""What every provider module fits: its registration, its webhooks, its sender, and the values they exchange.
 
+A provider is one module beside this one that defines a `PROVIDER = Provider(...)`: the tenant's settings
+section for it, the webhooks it posts (routes are generated from them), and the sender of replies if it sends.
+"""
+
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, Protocol, TypeVar
 
-from relay_contracts.customer_messages import Channel
-from relay_ingest.domain import InboundMessage, OutgoingMessage, ProviderStatus, Receipt, SendReceipt, UploadedFile
+import httpx
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+
+from relay_contracts.customer_messages import Attachment, Channel, DeliveryState, EmailThreading
+from relay_ingest import domain
 from relay_kit.errors import Unauthorized
+
+if TYPE_CHECKING:
+    from relay_ingest.settings import IngestSettings
+
+Secret = Annotated[str, PlainSerializer(domain.masked, when_used="json")]
+"""A provider secret: stored as it is, shown back masked in every JSON answer."""
+
+
+# --- a tenant's settings for one provider ---------------------------------------------------------
+
+
+class ProviderSettings(BaseModel):
+    """One provider's section of a tenant's settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SmsSettings(ProviderSettings):
+    """An SMS provider's section: the tenant's own number there (normalised to E.164 when saved)."""
+
+    phone_number: str = Field(min_length=3, max_length=32)
+
+
+class EmailSenderSettings(ProviderSettings):
+    """An email sender's section: the address replies come from."""
+
+    from_address: str = Field(min_length=3, max_length=254)
+    from_name: str | None = Field(default=None, max_length=200)
+
+    @field_validator("from_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return domain.normalise_email(value)
+
+
+ApiBaseUrl = Annotated[str, Field(pattern=r"^https?://[^\s]+$", description="the provider's API (a fake in tests)"),
+                      AfterValidator(lambda url: url.rstrip("/"))]
+"""Where a provider's HTTP API is, kept without a trailing slash."""
+
+
+# --- what webhooks bring in -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file that came in a webhook body (email attachments)."""
+
+    field: str
+    filename: str | None
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Bounce:
+    """A delivery-status notification: which of our messages it refers to, and why it failed."""
+
+    referenced_message_ids: list[str]
+    reason: str
+    status_code: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderMessage:
+    """A customer's message as a provider module read it, before it is recorded."""
+
+    provider: str
+    channel: Channel
+    provider_message_id: str
+    from_address: str
+    to_address: str
+    text: str
+    from_name: str | None = None
+    subject: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    files: list[UploadedFile] = field(default_factory=list)
+    threading: EmailThreading | None = None
+    bounce: Bounce | None = None
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """A provider's report on one of our outbound messages (a status callback or delivery receipt)."""
+
+    provider: str
+    provider_message_id: str
+    status: DeliveryState
+    error_code: str | None = None
+    reason: str | None = None
+
+
+class InboundOutcome(StrEnum):
+    """What recording an inbound message amounted to."""
+
+    MESSAGE = "message"
+    KEYWORD = "keyword"
+    BOUNCE = "bounce"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What ingest did with a provider's message, for the provider's answer."""
+
+    outcome: InboundOutcome
+    message_id: str
+    duplicate: bool = False
+    reply: str | None = None
+
+
+class BodyKind(StrEnum):
+    """How a provider encodes its webhook bodies."""
+
+    FORM = "form"  # application/x-www-form-urlencoded or multipart/form-data
+    JSON = "json"
 
 
 @dataclass(frozen=True)
@@ -16,7 +139,8 @@ class WebhookRequest:
     tenant_id: str
     public_url: str  # the address the provider called (and signed): public base + path + query
     headers: dict[str, str]  # lower-cased names
-    fields: list[tuple[str, str]]  # form fields in order (repeated names kept)
+    body: bytes = b""  # exactly as received (JSON webhooks are signed over these bytes)
+    fields: list[tuple[str, str]] = field(default_factory=list)  # form fields in order (repeated names kept)
     files: list[UploadedFile] = field(default_factory=list)
     received_at: datetime | None = None
 
@@ -35,6 +159,13 @@ class WebhookRequest:
         return found
 
 
+class WebhookAnswer(BaseModel):
+    """The JSON answer to a provider that takes JSON: whether the message was new, and ingest's id for it."""
+
+    status: Literal["accepted", "duplicate"]
+    message_id: str | None = Field(default=None, description="ingest's id of the message (none for receipts)")
+
+
 @dataclass(frozen=True)
 class Answer:
     """What the provider gets back once its webhook is handled."""
@@ -42,6 +173,13 @@ class Answer:
     body: str
     media_type: str
     status_code: int = 200
+
+    @classmethod
+    def json(cls, receipt: Receipt | None) -> "Answer":
+        """`{"status": "accepted"|"duplicate", "message_id": …}` (no id for a delivery receipt)."""
+        answer = WebhookAnswer(status="duplicate" if receipt and receipt.duplicate else "accepted",
+                               message_id=receipt.message_id if receipt else None)
+        return cls(body=answer.model_dump_json(exclude_none=True), media_type="application/json")
 
 
 class WebhookRejected(Unauthorized):
@@ -53,63 +191,136 @@ class WebhookRejected(Unauthorized):
         self.challenge = challenge  # a WWW-Authenticate value, for basic-auth providers
 
 
-@runtime_checkable
-class InboundProvider(Protocol):
-    """A provider that posts customers' messages to `/webhooks/{tenant}/{name}/{hook}`."""
+S = TypeVar("S", bound=ProviderSettings)
+S_contra = TypeVar("S_contra", bound=ProviderSettings, contravariant=True)
 
-    name: ClassVar[str]
-    hook: ClassVar[str]
-    channel: ClassVar[Channel]
 
-    def verify(self, request: WebhookRequest, *, tenant: dict[str, Any], now: datetime) -> None:
-        """Raise WebhookRejected unless the request is signed (or authenticated) for this tenant."""
+class Webhook(Protocol[S_contra]):
+    """One URL a provider posts to: `/webhooks/{tenant}/{provider}/{hook}`."""
+
+    hook: str
+    body: BodyKind
+    media_type: str  # of the answer
+    summary: str  # what the provider posts here, for the OpenAPI document
+
+    def verify(self, request: WebhookRequest, *, settings: S_contra, now: datetime) -> None:
+        """Raise WebhookRejected unless the request is signed (or authenticated) with the tenant's settings."""
         ...
 
-    def parse(self, request: WebhookRequest, *, tenant: dict[str, Any], region: str) -> InboundMessage:
-        """Read the message; raise BadRequest naming what is missing or malformed."""
+    def read(self, request: WebhookRequest, *, region: str) -> ProviderMessage | ProviderStatus | None:
+        """A customer's message, a report on ours, or None (nothing we track); BadRequest if malformed."""
         ...
 
-    def answer(self, receipt: Receipt) -> Answer:
-        """The body the provider expects back (TwiML for Twilio, a small JSON for email providers)."""
-        ...
-
-
-@runtime_checkable
-class StatusProvider(Protocol):
-    """A provider that reports on our outbound messages at `/webhooks/{tenant}/{name}/{hook}`."""
-
-    name: ClassVar[str]
-    hook: ClassVar[str]
-
-    def verify(self, request: WebhookRequest, *, tenant: dict[str, Any], now: datetime) -> None:
-        """Raise WebhookRejected unless the request is signed for this tenant."""
-        ...
-
-    def parse_status(self, request: WebhookRequest) -> ProviderStatus | None:
-        """The reported state (None for states that change nothing we track)."""
-        ...
-
-    def answer(self) -> Answer:
-        """The body the provider expects back."""
+    def answer(self, receipt: Receipt | None) -> Answer:
+        """The body the provider expects back (None: it was not a customer's message)."""
         ...
 
 
-@runtime_checkable
-class OutboundSender(Protocol):
-    """Sends replies on one channel through one provider."""
+# --- what goes out --------------------------------------------------------------------------------
 
-    name: ClassVar[str]
-    channel: ClassVar[Channel]
 
-    def problem(self, tenant: dict[str, Any]) -> str | None:
-        """Why this tenant cannot send on this channel (settings missing), or None."""
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A reply ready for a provider: addressed, threaded, with where the provider reports back."""
+
+    tenant_id: str
+    outbound_id: str
+    channel: Channel
+    to_address: str
+    text: str
+    business: str  # the tenant's name (an email's From name when the sender has none)
+    subject: str | None = None
+    email_message_id: str | None = None
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    status_callback_url: str | None = None
+
+
+@dataclass(frozen=True)
+class SendReceipt:
+    """What the provider answered when it accepted a message."""
+
+    provider: str
+    provider_message_id: str
+    provider_status: str | None = None
+
+
+class SendError(Exception):
+    """Sending an outbound message did not work."""
+
+    def __init__(self, reason: str, *, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+class TransientSendError(SendError):
+    """Worth trying again: a 5xx, a 429, a timeout, a refused connection, a 4xx SMTP answer."""
+
+
+class PermanentSendError(SendError):
+    """Trying again will not help: the provider refused the message itself (`refused`: the customer opted out)."""
+
+    def __init__(self, reason: str, *, code: str | None = None, refused: bool = False) -> None:
+        super().__init__(reason, code=code)
+        self.refused = refused
+
+
+class Sender(Protocol[S_contra]):
+    """Hands replies to one provider with the tenant's settings for it."""
+
+    async def send(self, message: OutgoingMessage, *, settings: S_contra) -> SendReceipt:
+        """Send once; raise TransientSendError (worth retrying) or PermanentSendError."""
         ...
 
-    async def send(self, message: OutgoingMessage, *, tenant: dict[str, Any]) -> SendReceipt:
-        """Hand the message to the provider; raise TransientSendError or PermanentSendError."""
-        ...
+
+@dataclass(frozen=True)
+class SenderContext:
+    """What senders share: one HTTP client and the per-request timeout."""
+
+    client: httpx.AsyncClient
+    timeout: float
 
 
-def provider_settings(tenant: dict[str, Any], section: str) -> dict[str, Any] | None:
-    """One provider's settings of a tenant document, or None if it is not configured."""
-    return (tenant.get("settings") or {}).get(section)
+async def post_to_api(context: SenderContext, *, title: str, url: str, **request: Any) -> httpx.Response:
+    """POST to a provider's HTTP API; no answer, a 429 or a 5xx is a TransientSendError (worth retrying)."""
+    try:
+        response = await context.client.post(url, timeout=context.timeout, **request)
+    except httpx.TimeoutException:
+        raise TransientSendError(f"{title} did not answer in time.") from None
+    except httpx.TransportError as error:
+        raise TransientSendError(f"Could not reach {title}: {type(error).__name__}.") from None
+    if response.status_code == 429 or response.status_code >= 500:
+        raise TransientSendError(f"{title} answered {response.status_code}.")
+    return response
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """A provider's JSON answer as an object ({} when it is not one)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+# --- the registration -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Provider(Generic[S]):
+    """A provider as ingest knows it: registered once in `relay_ingest.providers.PROVIDERS`."""
+
+    name: str  # in webhook URLs, metrics and a tenant's provider choice
+    title: str  # for people
+    channel: Channel
+    settings: type[S]  # the tenant's section for it
+    section: str = ""  # the section's key in a tenant's settings (default: the name)
+    webhooks: Callable[["IngestSettings"], Sequence[Webhook[S]]] = lambda _: ()
+    sender: Callable[[SenderContext], Sender[S]] | None = None
+    status_hook: str | None = None  # the hook its delivery reports for our replies come to
+
+    @property
+    def key(self) -> str:
+        """The key of its section in a tenant's settings."""
+        return self.section or self.name

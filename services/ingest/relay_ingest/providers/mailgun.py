@@ -4,13 +4,22 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from typing import Any, ClassVar
+
+from pydantic import Field
 
 from relay_contracts.customer_messages import Channel
-from relay_ingest import mail
-from relay_ingest.domain import InboundMessage, Receipt
-from relay_ingest.providers.base import Answer, WebhookRejected, WebhookRequest, provider_settings
-from relay_kit.errors import NotFound
+from relay_ingest.providers import mail
+from relay_ingest.providers.base import (
+    Answer,
+    BodyKind,
+    Provider,
+    ProviderMessage,
+    ProviderSettings,
+    Receipt,
+    Secret,
+    WebhookRejected,
+    WebhookRequest,
+)
 
 NAME = "mailgun"
 
@@ -20,25 +29,29 @@ def signature(*, timestamp: str, token: str, signing_key: str) -> str:
     return hmac.new(signing_key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
 
 
+class MailgunSettings(ProviderSettings):
+    """The key Mailgun signs its webhooks with."""
+
+    signing_key: Secret = Field(min_length=1, max_length=200)
+
+
 class MailgunInbound:
     """A route's `forward()` to our URL (fields: sender, recipient, body-plain, stripped-text, ...)."""
 
-    name: ClassVar[str] = NAME
-    hook: ClassVar[str] = "inbound"
-    channel: ClassVar[Channel] = Channel.EMAIL
+    hook = "inbound"
+    body = BodyKind.FORM
+    media_type = "application/json"
+    summary = "Mailgun route forward()"
 
     def __init__(self, *, max_skew_seconds: int) -> None:
         self.max_skew_seconds = max_skew_seconds
 
-    def verify(self, request: WebhookRequest, *, tenant: dict[str, Any], now: datetime) -> None:
-        settings = provider_settings(tenant, "mailgun")
-        if not settings:
-            raise NotFound(f"Mailgun is not set up for tenant {request.tenant_id!r}.", code="provider_not_configured")
+    def verify(self, request: WebhookRequest, *, settings: MailgunSettings, now: datetime) -> None:
         timestamp, token, given = (request.get(k) or "" for k in ("timestamp", "token", "signature"))
         if not (timestamp and token and given):
             raise WebhookRejected("The Mailgun signature (timestamp, token, signature) is missing.",
                                   reason="missing_signature")
-        expected = signature(timestamp=timestamp, token=token, signing_key=settings["signing_key"])
+        expected = signature(timestamp=timestamp, token=token, signing_key=settings.signing_key)
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise WebhookRejected("The Mailgun signature does not match.", reason="bad_signature")
         try:
@@ -50,7 +63,7 @@ class MailgunInbound:
                 f"The Mailgun timestamp is more than {self.max_skew_seconds // 60} minutes away from now: "
                 "refused as a possible replay.", reason="stale_signature")
 
-    def parse(self, request: WebhookRequest, *, tenant: dict[str, Any], region: str) -> InboundMessage:
+    def read(self, request: WebhookRequest, *, region: str) -> ProviderMessage:
         form = request.form()
         headers = _headers(form.get("message-headers"))
         text = form.get("stripped-text") or form.get("body-plain")
@@ -66,9 +79,8 @@ class MailgunInbound:
             extra_bounce_texts=[form.get("body-plain") or "", form.get("message-headers") or ""],
         )
 
-    def answer(self, receipt: Receipt) -> Answer:
-        return Answer(body=json.dumps({"status": "duplicate" if receipt.duplicate else "accepted",
-                                       "message_id": receipt.message_id}), media_type="application/json")
+    def answer(self, receipt: Receipt | None) -> Answer:
+        return Answer.json(receipt)
 
 
 def _headers(raw: str | None) -> dict[str, str]:
@@ -84,3 +96,9 @@ def _headers(raw: str | None) -> dict[str, str]:
         if isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair):
             found.setdefault(pair[0].lower(), pair[1])
     return found
+
+
+PROVIDER = Provider(
+    name=NAME, title="Mailgun", channel=Channel.EMAIL, settings=MailgunSettings,
+    webhooks=lambda settings: (MailgunInbound(max_skew_seconds=settings.mailgun_max_skew_seconds),),
+)

@@ -9,29 +9,46 @@ import binascii
 import hmac
 import json
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
+
+from pydantic import Field
 
 from relay_contracts.customer_messages import Channel
-from relay_ingest import mail
-from relay_ingest.domain import InboundMessage, Receipt, UploadedFile
-from relay_ingest.providers.base import Answer, WebhookRejected, WebhookRequest, provider_settings
-from relay_kit.errors import BadRequest, NotFound
+from relay_ingest.providers import mail
+from relay_ingest.providers.base import (
+    Answer,
+    BodyKind,
+    ProviderMessage,
+    ProviderSettings,
+    Provider,
+    Receipt,
+    Secret,
+    UploadedFile,
+    WebhookRejected,
+    WebhookRequest,
+)
+from relay_kit.errors import BadRequest
 
 NAME = "sendgrid"
 CHALLENGE = 'Basic realm="relay-webhooks"'
 
 
+class SendGridSettings(ProviderSettings):
+    """Inbound Parse has no signature: the webhook URL carries these HTTP basic credentials."""
+
+    basic_auth_user: str = Field(min_length=1, max_length=200)
+    basic_auth_password: Secret = Field(min_length=8, max_length=200)
+
+
 class SendGridInbound:
     """Inbound Parse in its default (parsed fields) or raw (`email` field with the whole MIME) mode."""
 
-    name: ClassVar[str] = NAME
-    hook: ClassVar[str] = "inbound"
-    channel: ClassVar[Channel] = Channel.EMAIL
+    hook = "inbound"
+    body = BodyKind.FORM
+    media_type = "application/json"
+    summary = "SendGrid Inbound Parse (parsed or raw mode)"
 
-    def verify(self, request: WebhookRequest, *, tenant: dict[str, Any], now: datetime) -> None:
-        settings = provider_settings(tenant, "sendgrid")
-        if not settings:
-            raise NotFound(f"SendGrid is not set up for tenant {request.tenant_id!r}.", code="provider_not_configured")
+    def verify(self, request: WebhookRequest, *, settings: SendGridSettings, now: datetime) -> None:
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("basic "):
             raise WebhookRejected("This webhook needs HTTP basic credentials.", reason="missing_credentials",
@@ -41,12 +58,12 @@ class SendGridInbound:
         except (binascii.Error, UnicodeDecodeError):
             raise WebhookRejected("The basic credentials are not readable.", reason="bad_credentials",
                                   challenge=CHALLENGE) from None
-        good_user = hmac.compare_digest(user.encode(), settings["basic_auth_user"].encode())
-        good_password = hmac.compare_digest(password.encode(), settings["basic_auth_password"].encode())
+        good_user = hmac.compare_digest(user.encode(), settings.basic_auth_user.encode())
+        good_password = hmac.compare_digest(password.encode(), settings.basic_auth_password.encode())
         if not (good_user and good_password):
             raise WebhookRejected("The basic credentials are wrong.", reason="bad_credentials", challenge=CHALLENGE)
 
-    def parse(self, request: WebhookRequest, *, tenant: dict[str, Any], region: str) -> InboundMessage:
+    def read(self, request: WebhookRequest, *, region: str) -> ProviderMessage:
         form = request.form()
         envelope = _envelope(form.get("envelope"))
         envelope_to = ", ".join(envelope.get("to") or []) or None
@@ -66,9 +83,8 @@ class SendGridInbound:
             extra_bounce_texts=[form.get("headers", "")],
         )
 
-    def answer(self, receipt: Receipt) -> Answer:
-        return Answer(body=json.dumps({"status": "duplicate" if receipt.duplicate else "accepted",
-                                       "message_id": receipt.message_id}), media_type="application/json")
+    def answer(self, receipt: Receipt | None) -> Answer:
+        return Answer.json(receipt)
 
 
 def _envelope(raw: str | None) -> dict[str, Any]:
@@ -100,3 +116,7 @@ def _named_files(files: list[UploadedFile], info_raw: str | None) -> list[Upload
             content_type=meta.get("type") or upload.content_type, content=upload.content,
         ))
     return named
+
+
+PROVIDER = Provider(name=NAME, title="SendGrid", channel=Channel.EMAIL, settings=SendGridSettings,
+                    webhooks=lambda _: (SendGridInbound(),))

@@ -1,24 +1,63 @@
-"""Twilio: inbound SMS/MMS webhooks, message status callbacks, and sending through the Messages API."""
+"""Twilio SMS: inbound SMS/MMS webhooks, message status callbacks, and sending through the Messages API."""
 
 import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, ClassVar
 from xml.sax.saxutils import escape
 
-import httpx
+from pydantic import Field
 
-from relay_contracts.customer_messages import Attachment, Channel
+from relay_contracts.customer_messages import Attachment, Channel, DeliveryState
 from relay_ingest import domain
-from relay_ingest.domain import InboundMessage, OutgoingMessage, ProviderStatus, Receipt, SendReceipt
-from relay_ingest.providers.base import Answer, WebhookRejected, WebhookRequest, provider_settings
-from relay_kit.errors import BadRequest, NotFound
+from relay_ingest.providers.base import (
+    Answer,
+    ApiBaseUrl,
+    BodyKind,
+    OutgoingMessage,
+    PermanentSendError,
+    Provider,
+    ProviderMessage,
+    ProviderStatus,
+    Receipt,
+    Secret,
+    SenderContext,
+    SendReceipt,
+    SmsSettings,
+    WebhookRejected,
+    WebhookRequest,
+    json_object,
+    post_to_api,
+)
+from relay_kit.errors import BadRequest
 
 NAME = "twilio"
 SIGNATURE_HEADER = "x-twilio-signature"
 TWIML = "text/xml"
+UNSUBSCRIBED_ERROR = 21610  # "Attempt to send to unsubscribed recipient": the customer replied STOP
+
+STATES = {
+    "accepted": DeliveryState.QUEUED,
+    "scheduled": DeliveryState.QUEUED,
+    "queued": DeliveryState.QUEUED,
+    "sending": DeliveryState.SENDING,
+    "sent": DeliveryState.SENT,
+    "delivered": DeliveryState.DELIVERED,
+    "read": DeliveryState.DELIVERED,
+    "undelivered": DeliveryState.UNDELIVERED,
+    "failed": DeliveryState.FAILED,
+    "canceled": DeliveryState.FAILED,
+}
+"""Twilio's MessageStatus values as Relay's delivery states."""
+
+
+class TwilioSettings(SmsSettings):
+    """A tenant's Twilio account: its auth token signs webhooks and authorises sending."""
+
+    account_sid: str = Field(min_length=2, max_length=64)
+    auth_token: Secret = Field(min_length=1, max_length=200)
+    api_base_url: ApiBaseUrl = "https://api.twilio.com"
 
 
 def signature(*, url: str, params: Iterable[tuple[str, str]], auth_token: str) -> str:
@@ -32,19 +71,6 @@ def signature(*, url: str, params: Iterable[tuple[str, str]], auth_token: str) -
     return base64.b64encode(digest).decode()
 
 
-def _verify(request: WebhookRequest, *, tenant: dict[str, Any]) -> dict[str, Any]:
-    settings = provider_settings(tenant, "twilio")
-    if not settings:
-        raise NotFound(f"Twilio is not set up for tenant {request.tenant_id!r}.", code="provider_not_configured")
-    given = request.headers.get(SIGNATURE_HEADER, "")
-    if not given:
-        raise WebhookRejected("The X-Twilio-Signature header is missing.", reason="missing_signature")
-    expected = signature(url=request.public_url, params=request.fields, auth_token=settings["auth_token"])
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise WebhookRejected("The X-Twilio-Signature does not match this request.", reason="bad_signature")
-    return settings
-
-
 def twiml(message: str | None = None) -> str:
     """A TwiML answer: empty, or one SMS back to the sender."""
     if message is None:
@@ -52,17 +78,31 @@ def twiml(message: str | None = None) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(message)}</Message></Response>'
 
 
-class TwilioSms:
-    """Inbound SMS and MMS (form-encoded, signed with the tenant's auth token)."""
+class _Signed:
+    """Every Twilio webhook is a form signed with the tenant's auth token over the URL it was posted to."""
 
-    name: ClassVar[str] = NAME
-    hook: ClassVar[str] = "sms"
-    channel: ClassVar[Channel] = Channel.SMS
+    body = BodyKind.FORM
+    media_type = TWIML
 
-    def verify(self, request: WebhookRequest, *, tenant: dict[str, Any], now: datetime) -> None:
-        _verify(request, tenant=tenant)
+    def verify(self, request: WebhookRequest, *, settings: TwilioSettings, now: datetime) -> None:
+        given = request.headers.get(SIGNATURE_HEADER, "")
+        if not given:
+            raise WebhookRejected("The X-Twilio-Signature header is missing.", reason="missing_signature")
+        expected = signature(url=request.public_url, params=request.fields, auth_token=settings.auth_token)
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise WebhookRejected("The X-Twilio-Signature does not match this request.", reason="bad_signature")
 
-    def parse(self, request: WebhookRequest, *, tenant: dict[str, Any], region: str) -> InboundMessage:
+    def answer(self, receipt: Receipt | None) -> Answer:
+        return Answer(body=twiml(receipt.reply if receipt else None), media_type=TWIML)
+
+
+class TwilioSms(_Signed):
+    """Inbound SMS and MMS; answered with TwiML (a keyword's confirmation, or nothing)."""
+
+    hook = "sms"
+    summary = "Twilio inbound SMS/MMS"
+
+    def read(self, request: WebhookRequest, *, region: str) -> ProviderMessage:
         form = request.form()
         sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
         if not sid.strip():
@@ -88,31 +128,25 @@ class TwilioSms:
                 raise BadRequest(f"NumMedia is {media_count} but MediaUrl{n} is missing.")
             attachments.append(Attachment(url=url, content_type=form.get(f"MediaContentType{n}") or
                                           "application/octet-stream"))
-        return InboundMessage(
+        return ProviderMessage(
             provider=NAME, channel=Channel.SMS, provider_message_id=sid.strip(), from_address=from_number,
             to_address=to_number, text=form.get("Body", ""), attachments=attachments,
         )
 
-    def answer(self, receipt: Receipt) -> Answer:
-        return Answer(body=twiml(receipt.reply), media_type=TWIML)
 
+class TwilioStatus(_Signed):
+    """Status callbacks for messages we sent (MessageStatus, ErrorCode)."""
 
-class TwilioStatus:
-    """Status callbacks for messages we sent (MessageStatus, ErrorCode), signed like every Twilio webhook."""
+    hook = "status"
+    summary = "Twilio message status callbacks"
 
-    name: ClassVar[str] = NAME
-    hook: ClassVar[str] = "status"
-
-    def verify(self, request: WebhookRequest, *, tenant: dict[str, Any], now: datetime) -> None:
-        _verify(request, tenant=tenant)
-
-    def parse_status(self, request: WebhookRequest) -> ProviderStatus | None:
+    def read(self, request: WebhookRequest, *, region: str) -> ProviderStatus | None:
         form = request.form()
         sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
         reported = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
         if not sid or not reported:
             raise BadRequest("A status callback needs MessageSid and MessageStatus.")
-        status = domain.TWILIO_STATES.get(reported)
+        status = STATES.get(reported)
         if status is None:
             return None
         error_code = (form.get("ErrorCode") or "").strip() or None
@@ -120,58 +154,34 @@ class TwilioStatus:
         return ProviderStatus(provider=NAME, provider_message_id=sid, status=status, error_code=error_code,
                               reason=reason)
 
-    def answer(self) -> Answer:
-        return Answer(body=twiml(), media_type=TWIML)
-
 
 class TwilioSender:
     """Sends SMS through Twilio's REST Messages API, asking for status callbacks."""
 
-    name: ClassVar[str] = NAME
-    channel: ClassVar[Channel] = Channel.SMS
+    def __init__(self, context: SenderContext) -> None:
+        self.context = context
 
-    def __init__(self, *, client: httpx.AsyncClient, timeout: float) -> None:
-        self.client = client
-        self.timeout = timeout
-
-    def problem(self, tenant: dict[str, Any]) -> str | None:
-        if not provider_settings(tenant, "twilio"):
-            return "Twilio is not set up for this tenant, so SMS replies cannot be sent."
-        return None
-
-    async def send(self, message: OutgoingMessage, *, tenant: dict[str, Any]) -> SendReceipt:
-        settings = provider_settings(tenant, "twilio") or {}
-        url = f"{settings['api_base_url']}/2010-04-01/Accounts/{settings['account_sid']}/Messages.json"
-        form = {"To": message.to_address, "From": settings["phone_number"], "Body": message.text}
+    async def send(self, message: OutgoingMessage, *, settings: TwilioSettings) -> SendReceipt:
+        form = {"To": message.to_address, "From": settings.phone_number, "Body": message.text}
         if message.status_callback_url:
             form["StatusCallback"] = message.status_callback_url
-        try:
-            response = await self.client.post(
-                url, data=form, auth=(settings["account_sid"], settings["auth_token"]), timeout=self.timeout
-            )
-        except httpx.TimeoutException:
-            raise domain.TransientSendError("Twilio did not answer in time.") from None
-        except httpx.TransportError as error:
-            raise domain.TransientSendError(f"Could not reach Twilio: {type(error).__name__}.") from None
-        if response.status_code == 429 or response.status_code >= 500:
-            raise domain.TransientSendError(f"Twilio answered {response.status_code}.")
-        body = _json(response)
+        response = await post_to_api(
+            self.context, title="Twilio", data=form, auth=(settings.account_sid, settings.auth_token),
+            url=f"{settings.api_base_url}/2010-04-01/Accounts/{settings.account_sid}/Messages.json",
+        )
+        body = json_object(response)
         if response.is_success:
             sid = body.get("sid")
             if not isinstance(sid, str) or not sid:
-                raise domain.PermanentSendError("Twilio accepted the message but returned no message sid.")
+                raise PermanentSendError("Twilio accepted the message but returned no message sid.")
             return SendReceipt(provider=NAME, provider_message_id=sid, provider_status=body.get("status"))
         code = body.get("code")
         reason = body.get("message") or f"Twilio refused the message ({response.status_code})."
-        raise domain.PermanentSendError(
-            f"Twilio refused the message: {reason}", code=str(code) if code is not None else None,
-            refused=code == domain.TWILIO_UNSUBSCRIBED_ERROR,
-        )
+        raise PermanentSendError(f"Twilio refused the message: {reason}", code=str(code) if code is not None else None,
+                                 refused=code == UNSUBSCRIBED_ERROR)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+PROVIDER = Provider(
+    name=NAME, title="Twilio", channel=Channel.SMS, settings=TwilioSettings,
+    webhooks=lambda _: (TwilioSms(), TwilioStatus()), sender=TwilioSender, status_hook=TwilioStatus.hook,
+)

@@ -1,4 +1,4 @@
-"""Reading and writing email with the standard `email` package: addresses, threading, new text, bounces."""
+"""Email as the email providers share it (the standard `email` package): addresses, threading, new text, bounces."""
 
 import hashlib
 import re
@@ -12,7 +12,8 @@ from html.parser import HTMLParser
 from mailparser_reply import EmailReplyParser
 
 from relay_contracts.customer_messages import Channel, EmailThreading
-from relay_ingest.domain import Bounce, InboundMessage, UploadedFile, normalise_email
+from relay_ingest.domain import normalise_email
+from relay_ingest.providers.base import Bounce, ProviderMessage, UploadedFile
 from relay_kit.errors import BadRequest
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
@@ -217,7 +218,7 @@ def inbound_email(
     envelope_to: str | None, subject: str | None, text: str | None, html: str | None, message_id: str | None,
     in_reply_to: str | None, references: str | None, content_type: str | None, files: list[UploadedFile],
     extra_bounce_texts: list[str] | None = None,
-) -> InboundMessage:
+) -> ProviderMessage:
     """An inbound email from the pieces a provider posts: addresses parsed, threading kept, new text only."""
     sender = first_mailbox(from_header) or first_mailbox(envelope_from)
     if sender is None:
@@ -237,7 +238,7 @@ def inbound_email(
         own = set(message_ids(message_id))
         bounce = Bounce(referenced_message_ids=[i for i in details.referenced_message_ids if i not in own],
                         reason=details.reason, status_code=details.status_code)
-    return InboundMessage(
+    return ProviderMessage(
         provider=provider, channel=Channel.EMAIL, provider_message_id=provider_message_id,
         from_address=sender[1], from_name=sender[0], to_address=recipient[1],
         subject=(subject or "").strip() or None, text=new_text(body), files=files, threading=threading,
@@ -246,7 +247,7 @@ def inbound_email(
 
 
 def inbound_email_from_mime(*, provider: str, raw: bytes, envelope_from: str | None = None,
-                            envelope_to: str | None = None) -> InboundMessage:
+                            envelope_to: str | None = None) -> ProviderMessage:
     """An inbound email from a whole MIME message (SendGrid's raw mode)."""
     message = parse_mime(raw)
     files = []
