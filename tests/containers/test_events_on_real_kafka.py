@@ -8,7 +8,8 @@ from aiokafka import AIOKafkaConsumer
 from relay_contracts import new_event
 from relay_contracts.staff import StaffAccountSaved
 from relay_contracts.topics import Topic
-from relay_kit.kafka import ensure_topics, make_broker, subscribe
+from relay_kit.consuming import EventHandlers, consume
+from relay_kit.kafka import ensure_topics, make_broker
 from relay_stack.polling import eventually
 
 
@@ -23,10 +24,13 @@ async def test_events_keep_their_order_per_key_and_invalid_ones_are_dead_lettere
     broker = make_broker(bootstrap_servers=bootstrap, client_id="test")
     handled: list[str] = []
 
+    handlers = EventHandlers()
+
+    @handlers.on(StaffAccountSaved)
     async def handler(event) -> None:
         handled.append(event.payload.staff_id)
 
-    subscribe(broker, topic, handler, group_id=f"g-{topic.name}", service="test")
+    consume(broker, handlers, topics=[topic], group_id=f"g-{topic.name}", service="test")
     await broker.start()
     names = [f"s{n:02d}" for n in range(20)]
     try:

@@ -9,7 +9,7 @@ import pytest
 from pymongo.errors import DuplicateKeyError
 
 from relay_chat import store as chat_store
-from relay_contracts import new_event
+from relay_contracts import new_event, parse_event
 from relay_contracts.customer_messages import Channel, InboundMessageReceived
 from relay_gateway import store as gateway_store
 from relay_ingest import store as ingest_store
@@ -18,6 +18,7 @@ from relay_issues import store as issues_store
 from relay_kit import outbox
 from relay_kit.outbox import Outbox
 from relay_kit.store import apply_indexes, is_duplicate_key
+from relay_kit.unit_of_work import UnitOfWork
 
 SERVICE_INDEXES = {
     "chat": chat_store.INDEXES, "gateway": gateway_store.INDEXES,
@@ -64,17 +65,17 @@ async def test_concurrent_first_messages_open_one_issue_holding_every_message(da
     async def publish(event: Any) -> None:
         published.append(event)
 
-    box = Outbox(service="issues", publish=publish, collections=[database[issues_store.ISSUES]])
+    uow = UnitOfWork(Outbox(service="issues", publish=publish, collections=[database[issues_store.ISSUES]]))
     messages = [_inbound(tenant_id="t-race", customer_id="cus_new", text=f"message {n}") for n in range(6)]
 
-    outcomes = await asyncio.gather(*(flows.open_or_append(database=database, outbox=box, event=m) for m in messages))
+    outcomes = await asyncio.gather(*(flows.open_or_append(database=database, uow=uow, event=m) for m in messages))
 
     assert sorted(outcomes).count("opened") == 1 and sorted(outcomes).count("appended") == 5
     stored = await database[issues_store.ISSUES].find({"tenant_id": "t-race"}).to_list(None)
     assert len(stored) == 1 and stored[0]["is_open"] is True
     assert sorted(stored[0]["applied_message_ids"]) == sorted(m.payload.message_id for m in messages)
     assert sorted(e.type for e in published) == ["issue.message_appended"] * 5 + ["issue.opened"]
-    again = await flows.open_or_append(database=database, outbox=box, event=messages[0])
+    again = await flows.open_or_append(database=database, uow=uow, event=messages[0])
     assert again == "already_applied"
 
 
@@ -86,7 +87,7 @@ async def test_the_outbox_keeps_events_with_their_change_until_published(databas
     async def publish(event: Any) -> None:
         if not broker_up:
             raise ConnectionError("broker down")
-        published.append(event.payload.message_id)
+        published.append(parse_event(event.body).payload.message_id)
 
     box = Outbox(service="test", publish=publish, collections=[things])
     await box.prepare()

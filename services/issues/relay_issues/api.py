@@ -3,41 +3,61 @@
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from relay_contracts.issues import IssueStatus
-from relay_kit.auth import CurrentStaff, StaffPrincipal
-from relay_kit.errors import BadRequest, NotFound
-from relay_kit.service import Runtime
+from relay_kit.auth import CurrentStaff
+from relay_kit.errors import BadRequest
+from relay_kit.store import Database
+from relay_kit.unit_of_work import UnitOfWork
 
 from relay_issues import domain, flows, store
+from relay_issues.models import (
+    Act,
+    Cause,
+    EntryAdded,
+    Issue,
+    IssueChanged,
+    IssueCounts,
+    IssueDetail,
+    IssueFeed,
+    IssueTracker,
+    IssueView,
+    IssueWithHistory,
+    entry_on_issue,
+)
 
 router = APIRouter(prefix="/api/issues", tags=["issues"])
 
 MAX_TEXT = 5000
 IssueId = Annotated[str, Path(min_length=1, max_length=64)]
-_STATUS_FILTERS: dict[str, list[str]] = {
-    "unassigned": [IssueStatus.UNASSIGNED.value],
-    "assigned": [IssueStatus.ASSIGNED.value],
-    "closed": [IssueStatus.CLOSED.value],
-    "open": [IssueStatus.UNASSIGNED.value, IssueStatus.ASSIGNED.value],
+_STATUS_FILTERS: dict[str, list[IssueStatus]] = {
+    "unassigned": [IssueStatus.UNASSIGNED],
+    "assigned": [IssueStatus.ASSIGNED],
+    "closed": [IssueStatus.CLOSED],
+    "open": [IssueStatus.UNASSIGNED, IssueStatus.ASSIGNED],
 }
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+def _database(request: Request) -> Database:
+    return request.app.state.runtime.database
 
 
-Service = Annotated[Runtime, Depends(_runtime)]
+def _unit_of_work(request: Request) -> UnitOfWork:
+    return request.app.state.runtime.unit_of_work
 
 
-def _cause(request: Request) -> domain.Cause:
-    return domain.Cause(correlation_id=request.headers.get("x-correlation-id") or None)
+def _act(issue_id: IssueId, staff: CurrentStaff, request: Request) -> Act:
+    """Who acts on which issue of their business, with the request's correlation id for the events."""
+    cause = Cause(correlation_id=request.headers.get("x-correlation-id") or None)
+    return Act(tenant_id=staff.tenant_id, issue_id=issue_id, actor=staff.ref, cause=cause)
 
 
-Cause = Annotated[domain.Cause, Depends(_cause)]
+Store = Annotated[Database, Depends(_database)]
+Work = Annotated[UnitOfWork, Depends(_unit_of_work)]
+Acting = Annotated[Act, Depends(_act)]
 
 
 class TextIn(BaseModel):
@@ -68,49 +88,18 @@ class AssignIn(BaseModel):
 
 # --- replies' shapes ----------------------------------------------------------------------------
 
-
-def issue_view(issue: dict[str, Any], *, staff_id: str) -> dict[str, Any]:
-    """An issue as a staff member sees it in the feed: status colour data, attention flags, their actions."""
-    needs_attention, suggest_resolve = domain.attention_of(issue)
-    return {
-        "issue_id": issue["_id"],
-        "number": issue.get("number"),
-        "customer_id": issue["customer_id"],
-        "customer_name": issue.get("customer_name"),
-        "unknown_contact": issue.get("unknown_contact", False),
-        "channel": issue["channel"],
-        "status": issue["status"],
-        "assignee": issue.get("assignee"),
-        "closed_by": issue.get("closed_by"),
-        "resolution": issue.get("resolution"),
-        "summary": issue.get("summary", ""),
-        "message_count": issue.get("message_count", 1),
-        "opened_at": issue["opened_at"],
-        "updated_at": issue["updated_at"],
-        "first_response_at": issue.get("first_response_at"),
-        "closed_at": issue.get("closed_at"),
-        "needs_attention": needs_attention,
-        "suggest_resolve": suggest_resolve,
-        "actions": domain.actions_for(issue, staff_id=staff_id),
-    }
+View = TypeVar("View", bound=IssueView)
 
 
-_ENTRY_FIELDS = ("entry_id", "kind", "at", "private", "text", "author", "channel", "from_address", "to_address",
-                 "subject", "attachments", "inbound_message_id", "acknowledgement", "outbound_id", "delivery")
+def _view(issue: Issue, *, staff_id: str, as_: type[View] = IssueView) -> View:  # type: ignore[assignment]
+    """An issue as this staff member sees it: the fields of the view, its snapshot, the actions they may take now."""
+    fields = issue.model_dump(include=set(as_.model_fields))
+    return as_.model_validate({**fields, **domain.snapshot(issue).model_dump(),
+                               "actions": domain.actions_for(issue, staff_id=staff_id)})
 
 
-def entry_view(entry: dict[str, Any], *, issue: dict[str, Any]) -> dict[str, Any]:
-    """One message on an issue: the customer's, a private comment (flagged private) or a reply with its delivery."""
-    view = {name: entry[name] for name in _ENTRY_FIELDS if name in entry}
-    return {**view, "issue_id": issue["_id"], "issue_number": issue.get("number")}
-
-
-def _history_view(item: dict[str, Any]) -> dict[str, Any]:
-    return {"at": item["at"], "actor": item.get("actor"), "action": item["action"], "detail": item.get("detail", {})}
-
-
-def _encode_cursor(issue: dict[str, Any]) -> str:
-    raw = f"{issue['updated_at'].isoformat()}|{issue['_id']}"
+def _encode_cursor(issue: Issue) -> str:
+    raw = f"{issue.updated_at.isoformat()}|{issue.issue_id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -124,134 +113,103 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
                          code="bad_cursor") from None
 
 
-def _actor(staff: StaffPrincipal) -> Any:
-    return staff.ref
-
-
 # --- queries ------------------------------------------------------------------------------------
 
 
-@router.get("")
+@router.get("", response_model=IssueFeed)
 async def list_issues(
-    staff: CurrentStaff, service: Service,
+    staff: CurrentStaff, database: Store,
     status: Literal["unassigned", "assigned", "closed", "open"] | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[str | None, Query(max_length=300)] = None,
-) -> dict[str, Any]:
+) -> IssueFeed:
     """My business's issues, newest activity first; pass next_before as `before` for the next page."""
     issues = await store.list_issues(
-        service.database, tenant_id=staff.tenant_id, statuses=_STATUS_FILTERS[status] if status else None,
+        database, tenant_id=staff.tenant_id, statuses=_STATUS_FILTERS[status] if status else None,
         limit=limit + 1, before=_decode_cursor(before) if before else None,
     )
     page, more = issues[:limit], len(issues) > limit
-    return {"issues": [issue_view(i, staff_id=staff.staff_id) for i in page],
-            "next_before": _encode_cursor(page[-1]) if more else None}
+    return IssueFeed(issues=[_view(i, staff_id=staff.staff_id) for i in page],
+                     next_before=_encode_cursor(page[-1]) if more else None)
 
 
-@router.get("/mine")
+@router.get("/mine", response_model=IssueTracker)
 async def issue_tracker(
-    staff: CurrentStaff, service: Service, limit: Annotated[int, Query(ge=1, le=500)] = 200,
-) -> dict[str, Any]:
+    staff: CurrentStaff, database: Store, limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> IssueTracker:
     """Issue Tracker: the issues assigned to me, open ones first, oldest first."""
-    issues = await store.list_assigned_to(service.database, tenant_id=staff.tenant_id, staff_id=staff.staff_id,
-                                          limit=limit)
-    return {"issues": [issue_view(i, staff_id=staff.staff_id) for i in issues]}
+    issues = await store.list_assigned_to(database, tenant_id=staff.tenant_id, staff_id=staff.staff_id, limit=limit)
+    return IssueTracker(issues=[_view(i, staff_id=staff.staff_id) for i in issues])
 
 
-@router.get("/counts")
-async def issue_counts(staff: CurrentStaff, service: Service) -> dict[str, int]:
+@router.get("/counts", response_model=IssueCounts)
+async def issue_counts(staff: CurrentStaff, database: Store) -> IssueCounts:
     """How many of my business's issues are unassigned, assigned, closed and open, and how many open are mine."""
-    counts = await store.count_by_status(service.database, tenant_id=staff.tenant_id, staff_id=staff.staff_id)
-    unassigned = counts.get(IssueStatus.UNASSIGNED.value, 0)
-    assigned = counts.get(IssueStatus.ASSIGNED.value, 0)
-    return {"unassigned": unassigned, "assigned": assigned, "closed": counts.get(IssueStatus.CLOSED.value, 0),
-            "open": unassigned + assigned, "mine": counts["mine"]}
+    return await store.count_by_status(database, tenant_id=staff.tenant_id, staff_id=staff.staff_id)
 
 
-@router.get("/{issue_id}")
-async def get_issue(issue_id: IssueId, staff: CurrentStaff, service: Service) -> dict[str, Any]:
+@router.get("/{issue_id}", response_model=IssueDetail)
+async def get_issue(issue_id: IssueId, staff: CurrentStaff, database: Store) -> IssueDetail:
     """The issue with its history and the customer's whole past communication (all their issues, oldest first)."""
-    issue = await store.get_issue(service.database, tenant_id=staff.tenant_id, issue_id=issue_id)
-    if issue is None:
-        raise NotFound(f"No issue {issue_id!r} in your business; it may have been mistyped.", code="issue_not_found")
-    customer_issues = await store.list_customer_issues(service.database, tenant_id=staff.tenant_id,
-                                                       customer_id=issue["customer_id"])
-    communication = [entry_view(entry, issue=i) for i in customer_issues for entry in i.get("timeline", [])]
-    communication.sort(key=lambda entry: entry["at"])
-    return {
-        "issue": {**issue_view(issue, staff_id=staff.staff_id),
-                  "history": [_history_view(h) for h in issue.get("history", [])]},
-        "communication": communication,
-        "customer_issues": [
-            {"issue_id": i["_id"], "number": i.get("number"), "status": i["status"], "summary": i.get("summary", ""),
-             "opened_at": i["opened_at"], "closed_at": i.get("closed_at")}
-            for i in customer_issues
-        ],
-    }
+    issue, customer_issues = await flows.issue_with_customer_issues(database=database, tenant_id=staff.tenant_id,
+                                                                    issue_id=issue_id)
+    communication = [entry_on_issue(entry, issue=i) for i in customer_issues for entry in i.timeline]
+    communication.sort(key=lambda entry: entry.at)
+    return IssueDetail(issue=_view(issue, staff_id=staff.staff_id, as_=IssueWithHistory),
+                       communication=communication, customer_issues=[domain.snapshot(i) for i in customer_issues])
 
 
 # --- actions ------------------------------------------------------------------------------------
 
 
-def _changed(issue: dict[str, Any], staff: StaffPrincipal) -> dict[str, Any]:
-    return {"issue": issue_view(issue, staff_id=staff.staff_id)}
+def _changed(issue: Issue, act: Act) -> IssueChanged:
+    return IssueChanged(issue=_view(issue, staff_id=act.actor.id))
 
 
-@router.post("/{issue_id}/assign")
-async def assign(issue_id: IssueId, body: AssignIn, staff: CurrentStaff, service: Service,
-                 cause: Cause) -> dict[str, Any]:
+def _added(issue: Issue, act: Act) -> EntryAdded:
+    entry = entry_on_issue(issue.timeline[-1], issue=issue)
+    return EntryAdded(issue=_view(issue, staff_id=act.actor.id), entry=entry)
+
+
+@router.post("/{issue_id}/assign", response_model=IssueChanged)
+async def assign(body: AssignIn, act: Acting, database: Store, uow: Work) -> IssueChanged:
     """Assign It: to an active staff member of my business, with an optional private comment."""
-    issue = await flows.assign_issue(database=service.database, outbox=service.outbox, tenant_id=staff.tenant_id,
-                                     actor=_actor(staff), issue_id=issue_id, assignee_id=body.assignee_id,
-                                     comment=body.comment, cause=cause)
-    return _changed(issue, staff)
+    issue = await flows.assign_issue(database=database, uow=uow, act=act, assignee_id=body.assignee_id,
+                                     comment=body.comment)
+    return _changed(issue, act)
 
 
-@router.post("/{issue_id}/take")
-async def take(issue_id: IssueId, staff: CurrentStaff, service: Service, cause: Cause) -> dict[str, Any]:
+@router.post("/{issue_id}/take", response_model=IssueChanged)
+async def take(act: Acting, database: Store, uow: Work) -> IssueChanged:
     """Take It: assign the issue to me (taking an issue I hold already changes nothing)."""
-    issue = await flows.take_issue(database=service.database, outbox=service.outbox, tenant_id=staff.tenant_id,
-                                   actor=_actor(staff), issue_id=issue_id, cause=cause)
-    return _changed(issue, staff)
+    return _changed(await flows.take_issue(database=database, uow=uow, act=act), act)
 
 
-@router.post("/{issue_id}/close")
-async def close(issue_id: IssueId, staff: CurrentStaff, service: Service, cause: Cause) -> dict[str, Any]:
+@router.post("/{issue_id}/close", response_model=IssueChanged)
+async def close(act: Acting, database: Store, uow: Work) -> IssueChanged:
     """Mark as Closed: only if the issue is unassigned or assigned to me (else 403 with the reason)."""
-    issue = await flows.close_issue(database=service.database, outbox=service.outbox, tenant_id=staff.tenant_id,
-                                    actor=_actor(staff), issue_id=issue_id, resolve=False, cause=cause)
-    return _changed(issue, staff)
+    return _changed(await flows.close_issue(database=database, uow=uow, act=act, resolve=False), act)
 
 
-@router.post("/{issue_id}/resolve")
-async def resolve(issue_id: IssueId, staff: CurrentStaff, service: Service, cause: Cause) -> dict[str, Any]:
+@router.post("/{issue_id}/resolve", response_model=IssueChanged)
+async def resolve(act: Acting, database: Store, uow: Work) -> IssueChanged:
     """Resolve: close with resolution "no action needed" (same rule as closing)."""
-    issue = await flows.close_issue(database=service.database, outbox=service.outbox, tenant_id=staff.tenant_id,
-                                    actor=_actor(staff), issue_id=issue_id, resolve=True, cause=cause)
-    return _changed(issue, staff)
+    return _changed(await flows.close_issue(database=database, uow=uow, act=act, resolve=True), act)
 
 
-@router.post("/{issue_id}/reopen")
-async def reopen(issue_id: IssueId, staff: CurrentStaff, service: Service, cause: Cause) -> dict[str, Any]:
+@router.post("/{issue_id}/reopen", response_model=IssueChanged)
+async def reopen(act: Acting, database: Store, uow: Work) -> IssueChanged:
     """Reopen a closed issue (409 if the customer has another open issue by now)."""
-    issue = await flows.reopen_issue(database=service.database, outbox=service.outbox, tenant_id=staff.tenant_id,
-                                     actor=_actor(staff), issue_id=issue_id, cause=cause)
-    return _changed(issue, staff)
+    return _changed(await flows.reopen_issue(database=database, uow=uow, act=act), act)
 
 
-@router.post("/{issue_id}/comments", status_code=201)
-async def add_comment(issue_id: IssueId, body: TextIn, staff: CurrentStaff, service: Service,
-                      cause: Cause) -> dict[str, Any]:
+@router.post("/{issue_id}/comments", status_code=201, response_model=EntryAdded)
+async def add_comment(body: TextIn, act: Acting, database: Store, uow: Work) -> EntryAdded:
     """A private comment: visible to staff only, never sent to the customer."""
-    issue = await flows.comment_on_issue(database=service.database, outbox=service.outbox, tenant_id=staff.tenant_id,
-                                         actor=_actor(staff), issue_id=issue_id, text=body.text, cause=cause)
-    return {**_changed(issue, staff), "entry": entry_view(issue["timeline"][-1], issue=issue)}
+    return _added(await flows.comment_on_issue(database=database, uow=uow, act=act, text=body.text), act)
 
 
-@router.post("/{issue_id}/replies", status_code=201)
-async def reply(issue_id: IssueId, body: TextIn, staff: CurrentStaff, service: Service,
-                cause: Cause) -> dict[str, Any]:
+@router.post("/{issue_id}/replies", status_code=201, response_model=EntryAdded)
+async def reply(body: TextIn, act: Acting, database: Store, uow: Work) -> EntryAdded:
     """Reply to the customer on the channel and address they last used; its delivery status shows on the reply."""
-    issue = await flows.reply_to_customer(database=service.database, outbox=service.outbox, tenant_id=staff.tenant_id,
-                                          actor=_actor(staff), issue_id=issue_id, text=body.text, cause=cause)
-    return {**_changed(issue, staff), "entry": entry_view(issue["timeline"][-1], issue=issue)}
+    return _added(await flows.reply_to_customer(database=database, uow=uow, act=act, text=body.text), act)

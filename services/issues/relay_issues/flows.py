@@ -1,28 +1,41 @@
-"""Each action as a whole: read the issue, decide with the domain rules, write the change with its events, publish.
+"""Each action as a whole: load the issue, decide with the domain rules, commit the change with its events.
 
-A change is written only over the version of the issue it was decided on; if someone else changed
-the issue first, the action is decided again on the new state. Events are stored in the same write
-(relay_kit's outbox) and published right after; if publishing fails, the outbox sweeper publishes later.
+A change is written only over the version of the issue it was decided on; if someone else changed the
+issue first, the action is decided again on the new state. The change and its events are committed
+through the kit's unit of work (one document write, then published); a publish that fails is left to the
+outbox sweeper, because the change is stored and the staff action or consumed event has succeeded.
 """
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from functools import partial
+from typing import Protocol
 
 from relay_contracts import Envelope
 from relay_contracts.customer_messages import DeliveryStatusChanged, InboundMessageReceived
 from relay_contracts.issues import StaffRef
 from relay_contracts.staff import StaffAccountSaved
 from relay_kit.errors import Conflict, NotFound, Unavailable
+from relay_kit.store import Database
+from relay_kit.unit_of_work import OnPublishFailure, UnitOfWork
 
 from relay_issues import domain, metrics, store
+from relay_issues.models import Act, Cause, Change, Issue
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20
+# The change is stored either way: a staff action answers success and a consumed event is committed;
+# the sweeper publishes what the broker did not take (visible in relay_outbox_pending_events meanwhile).
+ON_PUBLISH_FAILURE = OnPublishFailure.LEAVE_TO_SWEEPER
+
+
+class Decision(Protocol):
+    """A staff action's rule: the change it makes to the issue, or None if it changes nothing."""
+
+    def __call__(self, issue: Issue, /, *, actor: StaffRef, at: datetime, cause: Cause) -> Change | None: ...
 
 
 class Outcome(StrEnum):
@@ -36,61 +49,52 @@ class Outcome(StrEnum):
     UNKNOWN_ISSUE = "unknown_issue"
 
 
-async def _publish(*, database: Any, outbox: Any, issue_id: str) -> None:
-    """Publish the events stored with an issue's last change; on failure the sweeper publishes them later."""
-    try:
-        await outbox.flush(database[store.ISSUES], issue_id)
-    except Exception:
-        log.warning("publishing the events of %s failed; the outbox sweeper will retry", issue_id, exc_info=True)
+async def _commit(*, database: Database, uow: UnitOfWork, change: Change) -> Issue | None:
+    """Store the change with its events and publish them; None when the issue changed first (decide again)."""
+    return await uow.commit(store.write_change(database, change=change), collection=store.ISSUES,
+                            document_id=change.after.issue_id, on_publish_failure=ON_PUBLISH_FAILURE)
 
 
-def _observe(*, before: dict[str, Any], change: domain.Change) -> None:
-    opened_at = _aware(before["opened_at"])
-    if change.set.get("first_response_at"):
-        metrics.FIRST_RESPONSE.observe(max(0.0, (change.set["first_response_at"] - opened_at).total_seconds()))
-    if change.set.get("closed_at"):
-        metrics.TIME_TO_CLOSE.observe(max(0.0, (change.set["closed_at"] - opened_at).total_seconds()))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _observe(change: Change) -> None:
+    before, after = change.before, change.after
+    if before is None:
+        return
+    if after.first_response_at and not before.first_response_at:
+        metrics.FIRST_RESPONSE.observe(max(0.0, (after.first_response_at - after.opened_at).total_seconds()))
+    if after.closed_at and after.closed_at != before.closed_at:
+        metrics.TIME_TO_CLOSE.observe(max(0.0, (after.closed_at - after.opened_at).total_seconds()))
 
 
 # --- customer messages --------------------------------------------------------------------------
 
 
-async def open_or_append(*, database: Any, outbox: Any, event: Envelope[InboundMessageReceived]) -> Outcome:
+async def open_or_append(*, database: Database, uow: UnitOfWork, event: Envelope[InboundMessageReceived]) -> Outcome:
     """Append a customer's message to their open issue, or open one: once per message, one open issue per customer."""
     message = event.payload
     tenant_id = event.tenant_id
     for _ in range(MAX_ATTEMPTS):
-        applied = await store.get_issue_with_message(database, tenant_id=tenant_id, message_id=message.message_id)
+        applied = await store.get_id_of_issue_with_message(database, tenant_id=tenant_id,
+                                                           message_id=message.message_id)
         if applied:
-            await _publish(database=database, outbox=outbox, issue_id=applied["_id"])
+            await uow.publish_pending(collection=store.ISSUES, document_id=applied,
+                                      on_publish_failure=ON_PUBLISH_FAILURE)
             return Outcome.ALREADY_APPLIED
         current = await store.get_open_issue(database, tenant_id=tenant_id, customer_id=message.customer_id)
         if current:
             change = domain.append_message(current, event, at=domain.now())
-            try:
-                written = await store.apply_change(database, issue=current, change=change)
-            except store.DuplicateIssue:
-                continue  # applied to another issue meanwhile: found as applied next time round
-            if written:
-                await _publish(database=database, outbox=outbox, issue_id=written["_id"])
-                return Outcome.APPENDED
-            continue  # the issue changed (or closed) meanwhile: decide again
-        number = await store.next_issue_number(database, tenant_id=tenant_id)
-        issue, events = domain.open_issue(event, number=number, at=domain.now())
+        else:
+            number = await store.next_issue_number(database, tenant_id=tenant_id)
+            change = domain.open_issue(event, number=number, at=domain.now())
         try:
-            await store.insert_issue(database, issue=issue, events=events)
+            written = await _commit(database=database, uow=uow, change=change)
         except store.DuplicateIssue:
-            continue  # a concurrent delivery opened the customer's issue first: append to it
-        await _publish(database=database, outbox=outbox, issue_id=issue["_id"])
-        return Outcome.OPENED
+            continue  # a concurrent delivery opened the issue or applied the message first: look again
+        if written:
+            return Outcome.APPENDED if current else Outcome.OPENED
     raise RuntimeError(f"could not apply message {message.message_id} after {MAX_ATTEMPTS} attempts")
 
 
-async def record_delivery(*, database: Any, outbox: Any, event: Envelope[DeliveryStatusChanged]) -> Outcome:
+async def record_delivery(*, database: Database, uow: UnitOfWork, event: Envelope[DeliveryStatusChanged]) -> Outcome:
     """Show a reply's new delivery status on its issue and announce it."""
     status = event.payload
     for _ in range(MAX_ATTEMPTS):
@@ -101,116 +105,101 @@ async def record_delivery(*, database: Any, outbox: Any, event: Envelope[Deliver
         change = domain.record_delivery(issue, event, at=domain.now())
         if change is None:
             return Outcome.UNCHANGED
-        if await store.apply_change(database, issue=issue, change=change):
-            await _publish(database=database, outbox=outbox, issue_id=issue["_id"])
+        if await _commit(database=database, uow=uow, change=change):
             return Outcome.RECORDED
     raise RuntimeError(f"could not record delivery of {status.outbound_id} after {MAX_ATTEMPTS} attempts")
 
 
-async def save_staff_member(*, database: Any, event: Envelope[StaffAccountSaved]) -> None:
+async def save_staff_member(*, database: Database, event: Envelope[StaffAccountSaved]) -> None:
     """Keep the staff directory (who can be assigned, and their names) in step with the gateway."""
-    account = event.payload
-    await store.save_staff(
-        database, tenant_id=event.tenant_id, staff_id=account.staff_id, at=domain.now(),
-        fields={"username": account.username, "display_name": account.display_name, "role": account.role.value,
-                "active": account.active},
-    )
+    await store.save_staff(database, member=domain.staff_member(event), at=domain.now())
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+async def get_issue(*, database: Database, tenant_id: str, issue_id: str) -> Issue:
+    """The tenant's issue; NotFound (404) if there is none (another tenant's issue is not found either)."""
+    issue = await store.get_issue(database, tenant_id=tenant_id, issue_id=issue_id)
+    if issue is None:
+        raise NotFound(f"No issue {issue_id!r} in your business; it may have been mistyped.", code="issue_not_found")
+    return issue
+
+
+async def issue_with_customer_issues(*, database: Database, tenant_id: str, issue_id: str) -> tuple[Issue, list[Issue]]:
+    """The issue, and every issue of its customer oldest first (their whole past communication)."""
+    issue = await get_issue(database=database, tenant_id=tenant_id, issue_id=issue_id)
+    return issue, await store.list_customer_issues(database, tenant_id=tenant_id, customer_id=issue.customer_id)
 
 
 # --- staff actions ------------------------------------------------------------------------------
 
 
-async def _act(
-    *, database: Any, outbox: Any, tenant_id: str, issue_id: str,
-    decide: Callable[[dict[str, Any]], domain.Change | None],
-) -> dict[str, Any]:
-    """Decide a staff action on the issue as stored, write it if it changes anything, publish its events."""
+async def _act(*, database: Database, uow: UnitOfWork, act: Act, decide: Decision) -> Issue:
+    """Decide a staff action on the issue as stored and commit it if it changes anything."""
     for _ in range(MAX_ATTEMPTS):
-        issue = await store.get_issue(database, tenant_id=tenant_id, issue_id=issue_id)
-        if issue is None:
-            raise NotFound(f"No issue {issue_id!r} in your business; it may have been mistyped.",
-                           code="issue_not_found")
-        change = decide(issue)
+        issue = await get_issue(database=database, tenant_id=act.tenant_id, issue_id=act.issue_id)
+        change = decide(issue, actor=act.actor, at=domain.now(), cause=act.cause)
         if change is None:
             return issue
         try:
-            written = await store.apply_change(database, issue=issue, change=change)
+            written = await _commit(database=database, uow=uow, change=change)
         except store.DuplicateIssue:
-            other = await store.get_open_issue(database, tenant_id=tenant_id, customer_id=issue["customer_id"])
-            label = f"issue #{other['number']}" if other else "another open issue"
+            other = await store.get_open_issue(database, tenant_id=act.tenant_id, customer_id=issue.customer_id)
+            label = f"issue #{other.number}" if other else "another open issue"
             raise Conflict(f"This customer already has {label} open; continue there instead of reopening this one.",
                            code="customer_has_open_issue") from None
         if written:
-            _observe(before=issue, change=change)
-            await _publish(database=database, outbox=outbox, issue_id=issue_id)
+            _observe(change)
             return written
         await asyncio.sleep(0)
     raise Unavailable("The issue kept changing while this was being saved; try again.")
 
 
-async def assign_issue(*, database: Any, outbox: Any, tenant_id: str, actor: StaffRef, issue_id: str,
-                       assignee_id: str, comment: str | None, cause: domain.Cause) -> dict[str, Any]:
+async def assign_issue(*, database: Database, uow: UnitOfWork, act: Act, assignee_id: str,
+                       comment: str | None) -> Issue:
     """Assign It: to an active staff member of the tenant, with an optional private comment."""
-    member = await store.get_staff(database, tenant_id=tenant_id, staff_id=assignee_id)
-    if member is None and assignee_id != actor.id:
-        raise NotFound(f"No staff member {assignee_id!r} in your business; choose someone from the staff list.",
-                       code="assignee_not_found")
-    if member is not None and not member.get("active", True):
-        raise domain.Unprocessable(f"{member['display_name']} is no longer an active staff member; "
-                                   "assign the issue to someone else.", code="assignee_inactive")
-    assignee = StaffRef(id=assignee_id, name=member["display_name"]) if member else actor
-    return await _act(database=database, outbox=outbox, tenant_id=tenant_id, issue_id=issue_id,
-                      decide=lambda issue: domain.assign(issue, actor=actor, assignee=assignee, comment=comment,
-                                                         at=domain.now(), cause=cause))
+    member = await store.get_staff(database, tenant_id=act.tenant_id, staff_id=assignee_id)
+    assignee = domain.assignee_for(member, assignee_id=assignee_id, actor=act.actor)
+    return await _act(database=database, uow=uow, act=act,
+                      decide=partial(domain.assign, assignee=assignee, comment=comment))
 
 
-async def take_issue(*, database: Any, outbox: Any, tenant_id: str, actor: StaffRef, issue_id: str,
-                     cause: domain.Cause) -> dict[str, Any]:
+async def take_issue(*, database: Database, uow: UnitOfWork, act: Act) -> Issue:
     """Take It: assign the issue to myself."""
-    return await _act(database=database, outbox=outbox, tenant_id=tenant_id, issue_id=issue_id,
-                      decide=lambda issue: domain.take(issue, actor=actor, at=domain.now(), cause=cause))
+    return await _act(database=database, uow=uow, act=act, decide=domain.take)
 
 
-async def close_issue(*, database: Any, outbox: Any, tenant_id: str, actor: StaffRef, issue_id: str,
-                      resolve: bool, cause: domain.Cause) -> dict[str, Any]:
+async def close_issue(*, database: Database, uow: UnitOfWork, act: Act, resolve: bool) -> Issue:
     """Mark as Closed, or Resolve ("no action needed"): only if unassigned or assigned to me."""
-    return await _act(database=database, outbox=outbox, tenant_id=tenant_id, issue_id=issue_id,
-                      decide=lambda issue: domain.close(issue, actor=actor, at=domain.now(), cause=cause,
-                                                        resolve=resolve))
+    return await _act(database=database, uow=uow, act=act, decide=partial(domain.close, resolve=resolve))
 
 
-async def reopen_issue(*, database: Any, outbox: Any, tenant_id: str, actor: StaffRef, issue_id: str,
-                       cause: domain.Cause) -> dict[str, Any]:
+async def reopen_issue(*, database: Database, uow: UnitOfWork, act: Act) -> Issue:
     """Reopen a closed issue (refused if the customer has opened another one since)."""
-    return await _act(database=database, outbox=outbox, tenant_id=tenant_id, issue_id=issue_id,
-                      decide=lambda issue: domain.reopen(issue, actor=actor, at=domain.now(), cause=cause))
+    return await _act(database=database, uow=uow, act=act, decide=domain.reopen)
 
 
-async def comment_on_issue(*, database: Any, outbox: Any, tenant_id: str, actor: StaffRef, issue_id: str,
-                           text: str, cause: domain.Cause) -> dict[str, Any]:
+async def comment_on_issue(*, database: Database, uow: UnitOfWork, act: Act, text: str) -> Issue:
     """Add a private comment (staff only; it never goes to the customer)."""
-    return await _act(database=database, outbox=outbox, tenant_id=tenant_id, issue_id=issue_id,
-                      decide=lambda issue: domain.add_private_comment(issue, actor=actor, text=text,
-                                                                      at=domain.now(), cause=cause))
+    return await _act(database=database, uow=uow, act=act, decide=partial(domain.add_private_comment, text=text))
 
 
-async def reply_to_customer(*, database: Any, outbox: Any, tenant_id: str, actor: StaffRef, issue_id: str,
-                            text: str, cause: domain.Cause) -> dict[str, Any]:
+async def reply_to_customer(*, database: Database, uow: UnitOfWork, act: Act, text: str) -> Issue:
     """Reply to the customer: stored on the issue and requested from ingest in one write."""
-    return await _act(database=database, outbox=outbox, tenant_id=tenant_id, issue_id=issue_id,
-                      decide=lambda issue: domain.reply(issue, actor=actor, text=text, at=domain.now(), cause=cause))
+    return await _act(database=database, uow=uow, act=act, decide=partial(domain.reply, text=text))
 
 
 # --- operations ---------------------------------------------------------------------------------
 
 
-async def refresh_open_issue_gauges(*, database: Any) -> None:
+async def refresh_open_issue_gauges(*, database: Database) -> None:
     """Read open issues by status and the oldest one's age from the store into the gauges."""
     counts, oldest = await store.open_issue_stats(database)
-    metrics.show_open_issues(counts=counts, oldest_opened_at=_aware(oldest) if oldest else None, now=domain.now())
+    metrics.show_open_issues(counts=counts, oldest_opened_at=oldest, now=domain.now())
 
 
-async def keep_open_issue_gauges_fresh(*, database: Any, every: float) -> None:
+async def keep_open_issue_gauges_fresh(*, database: Database, every: float) -> None:
     """Refresh the open-issue gauges forever (a background job of the service)."""
     while True:
         try:

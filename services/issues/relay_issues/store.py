@@ -1,11 +1,18 @@
-"""The issues service's own database: issues (with timeline, history and pending events), staff, counters."""
+"""The issues service's own database: issues (with timeline, history and pending events), staff, counters.
+
+Documents become models here and models become documents here (`Issue.from_document` / `to_document`);
+nothing above the store sees a document.
+"""
 
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from relay_contracts.issues import IssueStatus
 from relay_kit import outbox
-from relay_kit.store import apply_indexes, is_duplicate_key
+from relay_kit.store import Database, Document, apply_indexes, is_duplicate_key
+
+from relay_issues.models import Change, Issue, IssueCounts, StaffMember
 
 ISSUES = "issues"
 STAFF = "staff"
@@ -32,14 +39,16 @@ INDEXES = {
     COUNTERS: [],
 }
 
+# Listings leave out what no listing shows: the history, the applied message ids and the pending events.
 LIST_PROJECTION = {"history": 0, "applied_message_ids": 0, outbox.FIELD: 0}
+DETAIL_PROJECTION = {outbox.FIELD: 0}
 
 
 class DuplicateIssue(Exception):
     """The customer already has an open issue, or the message already opened one (a concurrent delivery)."""
 
 
-async def prepare(database: Any) -> None:
+async def prepare(database: Database) -> None:
     """Apply the declared indexes (idempotent, at start)."""
     await apply_indexes(database, INDEXES)
 
@@ -47,63 +56,73 @@ async def prepare(database: Any) -> None:
 # --- issues -------------------------------------------------------------------------------------
 
 
-async def get_issue(database: Any, *, tenant_id: str, issue_id: str) -> dict[str, Any] | None:
+def _issue(document: Document | None) -> Issue | None:
+    return Issue.from_document(document) if document else None
+
+
+async def get_issue(database: Database, *, tenant_id: str, issue_id: str) -> Issue | None:
     """The tenant's issue, or None (another tenant's issue is None too)."""
-    return await database[ISSUES].find_one({"_id": issue_id, "tenant_id": tenant_id})
+    return _issue(await database[ISSUES].find_one({"_id": issue_id, "tenant_id": tenant_id}, DETAIL_PROJECTION))
 
 
-async def get_open_issue(database: Any, *, tenant_id: str, customer_id: str) -> dict[str, Any] | None:
+async def get_open_issue(database: Database, *, tenant_id: str, customer_id: str) -> Issue | None:
     """The customer's open (unassigned or assigned) issue, or None."""
-    return await database[ISSUES].find_one({"tenant_id": tenant_id, "customer_id": customer_id, "is_open": True})
+    return _issue(await database[ISSUES].find_one({"tenant_id": tenant_id, "customer_id": customer_id,
+                                                   "is_open": True}, DETAIL_PROJECTION))
 
 
-async def get_issue_with_message(database: Any, *, tenant_id: str, message_id: str) -> dict[str, Any] | None:
-    """The issue a customer message was already applied to, or None."""
-    return await database[ISSUES].find_one({"tenant_id": tenant_id, "applied_message_ids": message_id},
-                                           {"_id": 1, "tenant_id": 1})
+async def get_id_of_issue_with_message(database: Database, *, tenant_id: str, message_id: str) -> str | None:
+    """The id of the issue a customer message was already applied to, or None."""
+    found = await database[ISSUES].find_one({"tenant_id": tenant_id, "applied_message_ids": message_id}, {"_id": 1})
+    return found["_id"] if found else None
 
 
-async def insert_issue(database: Any, *, issue: dict[str, Any], events: list[Any]) -> None:
-    """Store a new issue with the events announcing it; raise DuplicateIssue if a unique index says no."""
-    try:
-        await database[ISSUES].insert_one(outbox.with_events(issue, events))
-    except Exception as error:
-        if is_duplicate_key(error):
-            raise DuplicateIssue(str(error)) from None
-        raise
-
-
-async def apply_change(database: Any, *, issue: dict[str, Any], change: Any) -> dict[str, Any] | None:
-    """Write a decided change and its events atomically, if the issue is still the version it was decided on.
+async def write_change(database: Database, *, change: Change) -> Issue | None:
+    """Write a decided change and its events in one document write, if the issue is still the version it was decided on.
 
     Returns the issue as written, or None when someone changed it first (decide again on the new state).
     Raises DuplicateIssue when a unique index refuses it (a second open issue, a message applied twice).
     """
-    selector: dict[str, Any] = {"_id": issue["_id"], "tenant_id": issue["tenant_id"], "version": issue["version"]}
-    push: dict[str, Any] = {}
-    if change.timeline:
-        push["timeline"] = {"$each": change.timeline}
-    if change.history:
-        push["history"] = {"$each": change.history}
-    if change.events:
-        push.update(outbox.push_events(change.events))
-    if change.applied_message_id:
-        selector["applied_message_ids"] = {"$ne": change.applied_message_id}
-        push["applied_message_ids"] = change.applied_message_id
-    update: dict[str, Any] = {"$inc": {"version": 1}}
-    if change.set:
-        update["$set"] = dict(change.set)
-    if push:
-        update["$push"] = push
     try:
-        return await database[ISSUES].find_one_and_update(selector, update, return_document=ReturnDocument.AFTER)
+        if change.before is None:
+            await database[ISSUES].insert_one(outbox.with_events(change.after.to_document(), change.events))
+            return change.after
+        selector, update = _update(before=change.before.to_document(), after=change.after.to_document())
+        if change.events:
+            update.setdefault("$push", {}).update(outbox.push_events(change.events))
+        written = await database[ISSUES].find_one_and_update(selector, update, DETAIL_PROJECTION,
+                                                             return_document=ReturnDocument.AFTER)
     except Exception as error:
         if is_duplicate_key(error):
             raise DuplicateIssue(str(error)) from None
         raise
+    return _issue(written)
 
 
-async def next_issue_number(database: Any, *, tenant_id: str) -> int:
+def _update(*, before: Document, after: Document) -> tuple[Document, Document]:
+    """The guarded update that turns one stored state into the next: appended list items are pushed, the rest set."""
+    selector: Document = {"_id": before["_id"], "tenant_id": before["tenant_id"], "version": before["version"]}
+    changed: Document = {}
+    pushed: Document = {}
+    for name, value in after.items():
+        old = before.get(name)
+        if name in ("_id", "version") or old == value:
+            continue
+        if isinstance(value, list) and isinstance(old, list) and value[:len(old)] == old:
+            pushed[name] = {"$each": value[len(old):]}
+        else:
+            changed[name] = value
+    if "applied_message_ids" in pushed:  # a message applied elsewhere meanwhile is never applied here too
+        selector["applied_message_ids"] = {"$nin": pushed["applied_message_ids"]["$each"]}
+    update: Document = {"$inc": {"version": 1}}
+    if changed:
+        update["$set"] = changed
+    if pushed:
+        update["$push"] = pushed
+    return selector, update
+
+
+async def next_issue_number(database: Database, *, tenant_id: str) -> int:
     """The tenant's next issue number (1, 2, 3…); a number lost to a retried open leaves a gap."""
     for _ in range(3):
         try:
@@ -118,52 +137,59 @@ async def next_issue_number(database: Any, *, tenant_id: str) -> int:
     raise RuntimeError("could not allocate an issue number")
 
 
+async def _issues(database: Database, query: Document, *, sort: list[tuple[str, int]], limit: int | None = None,
+                  projection: Document = LIST_PROJECTION) -> list[Issue]:
+    cursor = database[ISSUES].find(query, projection).sort(sort)
+    if limit is not None:
+        cursor = cursor.limit(limit)
+    return [Issue.from_document(document) for document in await cursor.to_list(None)]
+
+
 async def list_issues(
-    database: Any, *, tenant_id: str, statuses: list[str] | None, limit: int,
+    database: Database, *, tenant_id: str, statuses: list[IssueStatus] | None, limit: int,
     before: tuple[datetime, str] | None = None,
-) -> list[dict[str, Any]]:
-    """The tenant's feed: newest activity first, from just before a cursor (updated_at, issue id)."""
-    query: dict[str, Any] = {"tenant_id": tenant_id}
+) -> list[Issue]:
+    """The tenant's feed (without history): newest activity first, from just before a cursor (updated_at, id)."""
+    query: Document = {"tenant_id": tenant_id}
     if statuses:
-        query["status"] = {"$in": statuses}
+        query["status"] = {"$in": [status.value for status in statuses]}
     if before:
         at, issue_id = before
         query["$or"] = [{"updated_at": {"$lt": at}}, {"updated_at": at, "_id": {"$lt": issue_id}}]
-    cursor = database[ISSUES].find(query, LIST_PROJECTION).sort([("updated_at", DESCENDING), ("_id", DESCENDING)])
-    return await cursor.limit(limit).to_list(None)
+    return await _issues(database, query, sort=[("updated_at", DESCENDING), ("_id", DESCENDING)], limit=limit)
 
 
-async def list_assigned_to(database: Any, *, tenant_id: str, staff_id: str, limit: int) -> list[dict[str, Any]]:
-    """Issue Tracker: issues assigned to a staff member, open ones first, oldest first."""
-    base = {"tenant_id": tenant_id, "assignee.id": staff_id}
-    open_cursor = database[ISSUES].find({**base, "status": "assigned"}, LIST_PROJECTION).sort("opened_at", ASCENDING)
-    open_issues = await open_cursor.limit(limit).to_list(None)
+async def list_assigned_to(database: Database, *, tenant_id: str, staff_id: str, limit: int) -> list[Issue]:
+    """Issue Tracker (without history): issues assigned to a staff member, open ones first, oldest first."""
+    base: Document = {"tenant_id": tenant_id, "assignee.id": staff_id}
+    oldest_first = [("opened_at", ASCENDING)]
+    open_issues = await _issues(database, {**base, "status": IssueStatus.ASSIGNED.value}, sort=oldest_first,
+                                limit=limit)
     if len(open_issues) >= limit:
         return open_issues
-    closed_cursor = database[ISSUES].find({**base, "status": "closed"}, LIST_PROJECTION).sort("opened_at", ASCENDING)
-    return open_issues + await closed_cursor.limit(limit - len(open_issues)).to_list(None)
+    return open_issues + await _issues(database, {**base, "status": IssueStatus.CLOSED.value}, sort=oldest_first,
+                                       limit=limit - len(open_issues))
 
 
-async def count_by_status(database: Any, *, tenant_id: str, staff_id: str) -> dict[str, int]:
+async def count_by_status(database: Database, *, tenant_id: str, staff_id: str) -> IssueCounts:
     """How many of the tenant's issues are in each status, and how many open ones are assigned to this person."""
     cursor = await database[ISSUES].aggregate([
         {"$match": {"tenant_id": tenant_id}},
         {"$group": {"_id": "$status", "count": {"$sum": 1}}},
     ])
-    counts = {row["_id"]: row["count"] async for row in cursor}
+    counts: dict[str, Any] = {str(row["_id"]): row["count"] async for row in cursor}
     mine = await database[ISSUES].count_documents({"tenant_id": tenant_id, "assignee.id": staff_id,
-                                                   "status": "assigned"})
-    return {**counts, "mine": mine}
+                                                   "status": IssueStatus.ASSIGNED.value})
+    return IssueCounts.model_validate({**counts, "mine": mine})
 
 
-async def list_customer_issues(database: Any, *, tenant_id: str, customer_id: str) -> list[dict[str, Any]]:
+async def list_customer_issues(database: Database, *, tenant_id: str, customer_id: str) -> list[Issue]:
     """Every issue of one customer, oldest first (their whole past communication)."""
-    cursor = database[ISSUES].find({"tenant_id": tenant_id, "customer_id": customer_id},
-                                   {"applied_message_ids": 0, outbox.FIELD: 0}).sort("opened_at", ASCENDING)
-    return await cursor.to_list(None)
+    return await _issues(database, {"tenant_id": tenant_id, "customer_id": customer_id},
+                         sort=[("opened_at", ASCENDING)], projection={"applied_message_ids": 0, outbox.FIELD: 0})
 
 
-async def open_issue_stats(database: Any) -> tuple[dict[str, int], datetime | None]:
+async def open_issue_stats(database: Database) -> tuple[dict[str, int], datetime | None]:
     """Operations gauges across all tenants: open issues by status and the oldest open issue's opening time."""
     cursor = await database[ISSUES].aggregate([
         {"$match": {"is_open": True}},
@@ -172,7 +198,7 @@ async def open_issue_stats(database: Any) -> tuple[dict[str, int], datetime | No
     counts: dict[str, int] = {}
     oldest: datetime | None = None
     async for row in cursor:
-        counts[row["_id"]] = row["count"]
+        counts[str(row["_id"])] = row["count"]
         if row["oldest"] is not None and (oldest is None or row["oldest"] < oldest):
             oldest = row["oldest"]
     return counts, oldest
@@ -181,16 +207,16 @@ async def open_issue_stats(database: Any) -> tuple[dict[str, int], datetime | No
 # --- staff directory ----------------------------------------------------------------------------
 
 
-async def save_staff(database: Any, *, tenant_id: str, staff_id: str, fields: dict[str, Any],
-                     at: datetime) -> None:
+async def save_staff(database: Database, *, member: StaffMember, at: datetime) -> None:
     """Create or update a staff member of the directory (idempotent: the same event twice changes nothing)."""
     await database[STAFF].update_one(
-        {"tenant_id": tenant_id, "staff_id": staff_id},
-        {"$set": {**fields, "updated_at": at}, "$setOnInsert": {"created_at": at}},
+        {"tenant_id": member.tenant_id, "staff_id": member.staff_id},
+        {"$set": {**member.model_dump(), "updated_at": at}, "$setOnInsert": {"created_at": at}},
         upsert=True,
     )
 
 
-async def get_staff(database: Any, *, tenant_id: str, staff_id: str) -> dict[str, Any] | None:
+async def get_staff(database: Database, *, tenant_id: str, staff_id: str) -> StaffMember | None:
     """A staff member of the tenant's directory, or None."""
-    return await database[STAFF].find_one({"tenant_id": tenant_id, "staff_id": staff_id})
+    found = await database[STAFF].find_one({"tenant_id": tenant_id, "staff_id": staff_id})
+    return StaffMember.model_validate(found) if found else None

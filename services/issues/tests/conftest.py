@@ -1,25 +1,22 @@
 """The issues service as a real process on the session's broker, and a shop (a fresh tenant) to drive it."""
 
 import asyncio
-import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from relay_contracts import Envelope, EventPayload, new_event
+from relay_contracts import Envelope, EventPayload
 from relay_contracts.customer_messages import Channel, EmailThreading, InboundMessageReceived
 from relay_contracts.staff import StaffAccountSaved, StaffRole
 from relay_contracts.topics import Topic
 from relay_kit.auth import StaffPrincipal, issue_token
-from relay_kit.kafka import make_broker, publish_event
 from relay_stack.polling import eventually
 from relay_stack.processes import ServiceProcess
+from relay_stack.testing import StaffTeam, TopicWatch
 
 SECRET = "issues-test-secret-of-at-least-32-bytes"
 
@@ -38,65 +35,37 @@ def issues_service(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactor
     process.stop()
 
 
-class TopicWatch:
-    """Everything published on a topic from the moment the watch started (no consumer group involved)."""
+class Shop(StaffTeam):
+    """A fresh tenant: publishes what ingest and the gateway would, and calls the issues API as its staff.
 
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
-        self.consumer = consumer
-        self.seen: list[dict[str, Any]] = []
+    Its staff are named by the ids the tests choose ("alice"), so their tokens are signed here directly.
+    """
 
-    async def _drain(self) -> None:
-        batch = await self.consumer.getmany(timeout_ms=100)
-        for messages in batch.values():
-            for message in messages:
-                try:
-                    self.seen.append(json.loads(message.value))
-                except ValueError:
-                    self.seen.append({"raw": message.value, "headers": dict(message.headers or [])})
-
-    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool], *, timeout: float = 20.0,
-                       what: str = "event") -> dict[str, Any]:
-        """The first event matching the predicate, waiting for it up to the deadline."""
-
-        async def probe() -> dict[str, Any] | None:
-            await self._drain()
-            return next((event for event in self.seen if predicate(event)), None)
-
-        return await eventually(probe, timeout=timeout, what=what)
-
-    async def all_matching(self, predicate: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
-        """Every event seen so far that matches."""
-        await self._drain()
-        return [event for event in self.seen if predicate(event)]
-
-
-@dataclass
-class Shop:
-    """A fresh tenant: publishes what ingest and the gateway would, and calls the issues API as its staff."""
-
-    tenant_id: str
-    url: str
-    bootstrap: str
-    broker: Any
-    http: httpx.AsyncClient
-    watches: list[AIOKafkaConsumer] = field(default_factory=list)
+    def __init__(self, *, bootstrap: str, url: str, http: httpx.AsyncClient) -> None:
+        super().__init__(bootstrap=bootstrap, secret=SECRET)
+        self.bootstrap = bootstrap
+        self.url = url
+        self.http = http
+        self.watches: list[TopicWatch] = []
 
     def staff(self, staff_id: str, name: str | None = None, *, tenant_id: str | None = None,
               role: StaffRole = StaffRole.STAFF) -> dict[str, str]:
         """Authorization headers of a signed-in staff member."""
         principal = StaffPrincipal(staff_id=staff_id, tenant_id=tenant_id or self.tenant_id,
                                    name=name or staff_id.title(), role=role)
-        return {"authorization": f"Bearer {issue_token(principal, secret=SECRET)}"}
+        return {"authorization": f"Bearer {issue_token(principal, secret=self.secret)}"}
 
     async def publish(self, payload: EventPayload, *, tenant_id: str | None = None) -> Envelope[Any]:
         """Publish an event as its producer would."""
-        event = new_event(payload, tenant_id=tenant_id or self.tenant_id, producer="test")
-        await publish_event(self.broker, event, service="test")
-        return event
+        return await self.publisher.publish_payload(payload, tenant_id=tenant_id or self.tenant_id)
 
     async def republish(self, event: Envelope[Any]) -> None:
         """Deliver the very same event again (a redelivery)."""
-        await publish_event(self.broker, event, service="test")
+        await self.publisher.publish(event)
+
+    async def publish_raw(self, topic: Topic, value: bytes, *, key: bytes) -> None:
+        """Publish bytes that are no event (for dead-letter tests)."""
+        await self.publisher.publish_raw(topic, value, key=key)
 
     async def customer_writes(
         self, customer_id: str, text: str, *, channel: Channel = Channel.SMS, address: str | None = None,
@@ -139,31 +108,22 @@ class Shop:
 
     async def watch(self, topic: Topic | str) -> TopicWatch:
         """Start collecting what is published on a topic from now on."""
-        name = topic if isinstance(topic, str) else topic.name
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
-        await consumer.start()
-        partitions = [TopicPartition(name, p) for p in (consumer.partitions_for_topic(name) or [])]
-        if not partitions:
-            await consumer.topics()
-            partitions = [TopicPartition(name, p) for p in (consumer.partitions_for_topic(name) or [])]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        for partition in partitions:
-            await consumer.position(partition)  # pin "from now on" before anything is published
-        self.watches.append(consumer)
-        return TopicWatch(consumer)
+        watch = TopicWatch(self.bootstrap, topic)
+        await asyncio.to_thread(watch.start)
+        self.watches.append(watch)
+        return watch
+
+    async def close(self) -> None:
+        await asyncio.gather(*(asyncio.to_thread(watch.stop) for watch in self.watches))
+        await super().close()
 
 
 @pytest.fixture
 async def shop(issues_service: ServiceProcess, kafka_bootstrap: str) -> AsyncIterator[Shop]:
     """A new tenant on the shared issues process, so no test sees another's data."""
-    broker = make_broker(bootstrap_servers=kafka_bootstrap, client_id="issues-tests")
-    await broker.start()
     async with httpx.AsyncClient(timeout=15) as http:
-        shop = Shop(tenant_id=f"t-{uuid.uuid4().hex[:10]}", url=issues_service.url, bootstrap=kafka_bootstrap,
-                    broker=broker, http=http)
+        shop = Shop(bootstrap=kafka_bootstrap, url=issues_service.url, http=http)
         try:
             yield shop
         finally:
-            await asyncio.gather(*(c.stop() for c in shop.watches), return_exceptions=True)
-            await broker.stop()
+            await shop.close()

@@ -13,11 +13,12 @@ from relay_contracts.customer_messages import Channel, InboundMessageReceived
 from relay_issues import flows, store
 from relay_issues.app import create_runtime
 from relay_issues.settings import IssuesSettings
-from relay_kit.kafka import make_broker, publish_event
-from relay_kit.outbox import Outbox
+from relay_kit.outbox import Outbox, StoredEvent
 from relay_kit.standin import StandInClient
+from relay_kit.unit_of_work import UnitOfWork
 from relay_stack.polling import eventually
 from relay_stack.processes import ServiceProcess
+from relay_stack.testing import EventPublisher
 
 
 def _inbound(tenant_id: str, customer_id: str, text: str) -> Any:
@@ -73,9 +74,9 @@ class _TappedIssues:
     async def find_one_and_update(self, selector: dict[str, Any], update: dict[str, Any], *args: Any,
                                   **kwargs: Any) -> Any:
         result = await self._collection.find_one_and_update(selector, update, *args, **kwargs)
-        message_id = update.get("$push", {}).get("applied_message_ids")
-        if result is not None and message_id:
-            self._written(message_id)
+        message_ids = update.get("$push", {}).get("applied_message_ids", {}).get("$each", [])
+        if result is not None and message_ids:
+            self._written(message_ids[0])
         return result
 
     def _written(self, message_id: str) -> None:
@@ -85,11 +86,13 @@ class _TappedIssues:
             raise SimulatedCrash(f"{self._tap.name} crashed after applying {message_id}")
 
 
-def _collecting_outbox(database: Any, published: list[Any]) -> Outbox:
-    async def publish(event: Any) -> None:
+def _collecting_unit_of_work(database: Any, published: list[StoredEvent]) -> UnitOfWork:
+    """A unit of work whose outbox collects what it publishes (each a StoredEvent: its `.type` says which)."""
+
+    async def publish(event: StoredEvent) -> None:
         published.append(event)
 
-    return Outbox(service="issues", publish=publish, collections=[database[store.ISSUES]])
+    return UnitOfWork(Outbox(service="issues", publish=publish, collections=[database[store.ISSUES]]))
 
 
 async def _check_one_open_issue_with_every_message(database: Any, *, tenant_id: str, customer_id: str,
@@ -114,11 +117,11 @@ async def test_two_first_messages_at_once_open_one_issue_holding_both() -> None:
     applied: list[tuple[str, str]] = []
     tap = Tap(shared, name="both", applied=applied, race_inserts=asyncio.Barrier(2))
     published: list[Any] = []
-    outbox = _collecting_outbox(shared, published)
+    uow = _collecting_unit_of_work(shared, published)
     first, second = _inbound("t-race", "cus_new", "Hello?"), _inbound("t-race", "cus_new", "Anyone there?")
 
-    outcomes = await asyncio.gather(flows.open_or_append(database=tap, outbox=outbox, event=first),
-                                    flows.open_or_append(database=tap, outbox=outbox, event=second))
+    outcomes = await asyncio.gather(flows.open_or_append(database=tap, uow=uow, event=first),
+                                    flows.open_or_append(database=tap, uow=uow, event=second))
 
     assert tap.raced and sorted(outcomes) == ["appended", "opened"]
     await _check_one_open_issue_with_every_message(shared, tenant_id="t-race", customer_id="cus_new",
@@ -133,8 +136,8 @@ async def test_the_same_message_twice_at_once_is_applied_once() -> None:
     published: list[Any] = []
     message = _inbound("t-race", "cus_twice", "Hello?")
 
-    outcomes = await asyncio.gather(*(flows.open_or_append(database=tap, outbox=_collecting_outbox(shared, published),
-                                                           event=message) for _ in range(2)))
+    outcomes = await asyncio.gather(*(flows.open_or_append(
+        database=tap, uow=_collecting_unit_of_work(shared, published), event=message) for _ in range(2)))
 
     assert tap.raced and sorted(outcomes) == ["already_applied", "opened"]
     await _check_one_open_issue_with_every_message(shared, tenant_id="t-race", customer_id="cus_twice",
@@ -159,12 +162,11 @@ async def test_two_consumers_keep_one_open_issue_across_rebalances_and_a_crash_b
     crash_after = {ids[5], ids[12], ids[18]}  # A dies between its write and its commit for these
     one = create_runtime(settings, database=Tap(shared, name="A", applied=applied, crash_after=crash_after))
     two = create_runtime(settings, database=Tap(shared, name="B", applied=applied))
-    producer = make_broker(bootstrap_servers=kafka_bootstrap, client_id="test-producer")
-    await producer.start()
+    producer = EventPublisher(kafka_bootstrap)
 
     async def publish(batch: list[Any]) -> None:
         for message in batch:
-            await publish_event(producer, message, service="test")
+            await producer.publish(message)
 
     async def applied_count(n: int) -> bool:
         issue = await shared[store.ISSUES].find_one({"tenant_id": tenant, "is_open": True})
@@ -180,7 +182,7 @@ async def test_two_consumers_keep_one_open_issue_across_rebalances_and_a_crash_b
         await publish(messages[50:])
         await eventually(lambda: applied_count(60), timeout=30, what="all 60 applied by B after A left")
     finally:
-        await asyncio.gather(one.broker.stop(), two.broker.stop(), producer.stop(), return_exceptions=True)
+        await asyncio.gather(one.broker.stop(), two.broker.stop(), producer.close(), return_exceptions=True)
 
     await _check_one_open_issue_with_every_message(shared, tenant_id=tenant, customer_id=customer, message_ids=ids)
     assert not crash_after, "every simulated crash happened"
@@ -203,8 +205,7 @@ async def test_two_issues_processes_keep_one_open_issue_when_one_is_killed_mid_s
     second = ServiceProcess("issues-b", module="relay_issues", env=env)
     tenant, customer = f"t-{uuid.uuid4().hex[:8]}", "cus_busy"
     messages = [_inbound(tenant, customer, f"message {n}") for n in range(40)]
-    producer = make_broker(bootstrap_servers=kafka_bootstrap, client_id="test-producer")
-    await producer.start()
+    producer = EventPublisher(kafka_bootstrap)
     from pymongo import AsyncMongoClient
 
     client = AsyncMongoClient(real_mongodb_uri, tz_aware=True)
@@ -217,14 +218,14 @@ async def test_two_issues_processes_keep_one_open_issue_when_one_is_killed_mid_s
     try:
         await asyncio.to_thread(first.wait_ready, timeout=60)
         for message in messages[:15]:
-            await publish_event(producer, message, service="test")
+            await producer.publish(message)
         second.start()
         for message in messages[15:30]:
-            await publish_event(producer, message, service="test")
+            await producer.publish(message)
         await asyncio.to_thread(second.wait_ready, timeout=60)
         first.kill()  # no drain, no commit: whatever it wrote but did not commit is redelivered to the other
         for message in messages[30:]:
-            await publish_event(producer, message, service="test")
+            await producer.publish(message)
         await eventually(lambda: applied_count(40), timeout=60, what="all 40 applied after the kill")
         await _check_one_open_issue_with_every_message(database, tenant_id=tenant, customer_id=customer,
                                                        message_ids=[m.payload.message_id for m in messages])
@@ -233,5 +234,5 @@ async def test_two_issues_processes_keep_one_open_issue_when_one_is_killed_mid_s
     finally:
         first.kill()
         second.stop()
-        await producer.stop()
+        await producer.close()
         await client.close()

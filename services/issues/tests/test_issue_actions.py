@@ -87,7 +87,7 @@ async def test_take_assign_close_resolve_and_reopen_are_recorded_and_announced(s
               "issue.reopened", "issue.closed"]
 
     async def all_announced() -> list | None:
-        mine = await events.all_matching(lambda e: e["payload"]["issue"]["issue_id"] == issue["issue_id"])
+        mine = events.all_matching(lambda e: e["payload"]["issue"]["issue_id"] == issue["issue_id"])
         return mine if len(mine) >= len(wanted) else None
 
     announced = await eventually(all_announced, what="every change announced")
@@ -120,7 +120,7 @@ async def test_private_comment_never_reaches_outbound_and_reply_goes_by_sms_to_t
     assert sent["payload"]["channel"] == "sms" and sent["payload"]["to_address"] == "+14155550177"
     assert sent["payload"]["text"] == "Yes, 10 to 4." and sent["payload"]["requested_by"] == "alice"
     # Same key, same partition: a published comment would have arrived before the reply.
-    everything = await outbound.all_matching(lambda e: True)
+    everything = outbound.all_matching(lambda e: True)
     assert secret not in str(everything)
 
     blank = await shop.post(f"{path}/comments", alice, {"text": "   "})
@@ -182,7 +182,7 @@ async def _is(probe, expected: str) -> bool:
 
 
 async def _announced(events, issue_id: str, count: int) -> list | None:
-    found = await events.all_matching(lambda e: e["type"] == "issue.reply_status_changed"
+    found = events.all_matching(lambda e: e["type"] == "issue.reply_status_changed"
                                       and e["payload"]["issue"]["issue_id"] == issue_id)
     return found if len(found) >= count else None
 
@@ -214,3 +214,22 @@ async def test_detail_shows_the_customers_whole_past_communication_oldest_first(
         ("customer_message", "New question", second["issue_id"]),
     ]
     assert [i["issue_id"] for i in detail["customer_issues"]] == [first["issue_id"], second["issue_id"]]
+
+
+async def test_every_published_issue_event_names_its_audience_every_staff_member_of_the_tenant(shop) -> None:
+    alice = shop.staff("alice", "Alice Martin")
+    events = await shop.watch(ISSUE_EVENTS)
+    issue = await _new_issue(shop, alice, "cus_audience", "Is my coat ready?")
+    path = f"/api/issues/{issue['issue_id']}"
+    assert (await shop.post(f"{path}/take", alice)).status_code == 200
+    assert (await shop.post(f"{path}/comments", alice, {"text": "checking the rack"})).status_code == 201
+
+    async def announced() -> list | None:
+        mine = events.all_matching(lambda e: e["payload"]["issue"]["issue_id"] == issue["issue_id"])
+        return mine if len(mine) >= 3 else None
+
+    published = await eventually(announced, what="opened, assigned and comment_added published")
+    assert [e["type"] for e in published] == ["issue.opened", "issue.assigned", "issue.comment_added"]
+    assert all(e["payload"]["audience"] == {"tenant_staff": True, "staff_ids": []} for e in published)
+    assert published[1]["payload"]["issue"]["status_label"] == "Assigned to Alice Martin"
+    assert published[1]["payload"]["issue"]["status_colour"] == "blue"

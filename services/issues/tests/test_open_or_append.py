@@ -53,7 +53,7 @@ async def test_invalid_event_goes_to_dead_letter_with_its_reason_and_the_next_ev
     carol = shop.staff("carol")
     dead_letters = await shop.watch(INBOUND_MESSAGES.dead_letter)
     marker = f"not an event {uuid.uuid4().hex}".encode()
-    await shop.broker.publish(marker, topic=INBOUND_MESSAGES.name, key=f"{shop.tenant_id}:cus_x".encode())
+    await shop.publish_raw(INBOUND_MESSAGES, marker, key=f"{shop.tenant_id}:cus_x".encode())
     await shop.customer_writes("cus_x", "a valid message after the broken one")
 
     dead = await dead_letters.wait_for(lambda e: e.get("raw") == marker, what="the invalid event dead-lettered")
