@@ -1,25 +1,24 @@
-"""Chat wiring: the API, the staff-directory consumer, indexes and the outbox."""
-
-from typing import Any
+"""Chat wiring: the API, the staff-account consumer, indexes and the unit of work."""
 
 from fastapi import FastAPI
 
-from relay_chat import api, consumers, domain, store
+from relay_chat import api, consumers, flows, store
 from relay_chat.settings import ChatSettings
+from relay_contracts.chat import ChatEvent
 from relay_kit.service import Runtime, service_app
-from relay_kit.store import apply_indexes
+from relay_kit.store import Database, apply_indexes
 
 
 def create_app(settings: ChatSettings | None = None) -> FastAPI:
-    """The chat service: HTTP under /api/chat, staff.events in, chat.events out (through the outbox)."""
+    """The chat service: HTTP under /api/chat, staff.events in, chat.events out (through the unit of work)."""
     settings = settings or ChatSettings()
     runtime = Runtime(settings)
-    outbox = runtime.use_outbox(store.WITH_EVENTS)
-    chat = domain.Chat(database=runtime.database, outbox=outbox, max_private_group=settings.max_private_group,
-                       max_page_size=settings.max_page_size)
-    consumers.register(runtime, chat, group_id=settings.consumer_group)
+    chat = flows.Chat(database=runtime.database, uow=runtime.use_unit_of_work(store.WITH_EVENTS),
+                      max_private_group=settings.max_private_group, max_page_size=settings.max_page_size)
+    runtime.declare_publishing(ChatEvent)
+    runtime.consume(consumers.handlers(chat), group_id=settings.consumer_group)
 
-    async def prepare(database: Any) -> None:
+    async def prepare(database: Database) -> None:
         await apply_indexes(database, store.INDEXES)
 
     app = service_app(runtime, title="Relay chat", routers=[api.router], prepare=prepare)

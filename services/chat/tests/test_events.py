@@ -1,39 +1,33 @@
 """Every change is announced on chat.events, once, with the audience that may see it."""
 
+import asyncio
 from collections import Counter
 from typing import Any
-
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from relay_contracts import parse_event
 from relay_contracts.topics import CHAT_EVENTS
 from relay_stack.polling import eventually
+from relay_stack.testing import TopicWatch
 
 
 async def _chat_events(bootstrap: str, tenant_id: str, wanted: set[str]) -> list[Any]:
     """Every chat event of the tenant, read from the start of the topic until all wanted types are there."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    events: list[Any] = []
+    watch = TopicWatch(bootstrap, CHAT_EVENTS, from_beginning=True).start()
     try:
-        consumer.assign([TopicPartition(CHAT_EVENTS.name, p) for p in range(CHAT_EVENTS.partitions)])
-        await consumer.seek_to_beginning()
-
         async def all_there() -> bool:
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for record in records:
-                    event = parse_event(record.value)
-                    if event.tenant_id == tenant_id:
-                        events.append(event)
-            return wanted <= {e.type for e in events}
+            return wanted <= {e["type"] for e in watch.of(tenant_id)}
 
         await eventually(all_there, timeout=15, what=f"chat events {sorted(wanted)}")
-        while await consumer.getmany(timeout_ms=300):  # and anything published twice by mistake
-            pass
+
+        async def quiet() -> bool:  # and anything published twice by mistake
+            before = len(watch.of(tenant_id))
+            await asyncio.sleep(0.3)
+            return len(watch.of(tenant_id)) == before
+
+        await eventually(quiet, timeout=15, what="no more chat events")
+        return [parse_event({k: v for k, v in e.items() if not k.startswith("_")}) for e in watch.of(tenant_id)]
     finally:
-        await consumer.stop()
-    return events
+        watch.stop()
 
 
 async def test_each_change_is_published_once_with_its_audience(team) -> None:
