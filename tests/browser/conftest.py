@@ -35,8 +35,8 @@ def demo_tenant(relay: Stack, provider_sandbox: ProviderSandbox) -> demo.DemoTen
     reading positions) never meets the end-to-end tests' expectations of the `demo` tenant."""
     secrets = demo.ProviderSecrets(twilio_api_base_url=provider_sandbox.twilio_url,
                                    smtp_port=provider_sandbox.smtp_port)
-    return demo.seed(gateway_url=relay.gateway_url, ingest_url=relay.url("ingest"), admin_token=relay.admin_token,
-                     tenant_id="demo-browser", secrets=secrets)
+    return demo.seed(gateway_url=relay.gateway_url, admin_token=relay.admin_token, tenant_id="demo-browser",
+                     secrets=secrets)
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Customer issues in real browsers: Assign It with the customer's history, replying, Resolve, View Customer."""
 
+import random
 import re
 import uuid
+from urllib.parse import urlparse
 
 from playwright.sync_api import Locator, Page, expect
 
@@ -28,6 +30,14 @@ def _card(page: Page, text: str) -> Locator:
     return page.locator("article.issue").filter(has_text=text)
 
 
+def _on_the_feed(sign_in, *usernames: str) -> list[Page]:
+    """Those staff signed in, each in a browser of their own, with the Customer Messages feed open."""
+    pages = [sign_in(username) for username in usernames]
+    for page in pages:
+        open_feed(page)
+    return pages
+
+
 def _entry(page: Page, kind: str, text: str) -> Locator:
     return page.locator(f'#issue-history .entry[data-kind="{kind}"]').filter(has_text=text)
 
@@ -35,10 +45,7 @@ def _entry(page: Page, kind: str, text: str) -> Locator:
 def test_assign_it_shows_past_communication_and_the_colleague_sees_the_card_turn_blue_live(
     sign_in, relay: Stack, demo_tenant: demo.DemoTenant
 ) -> None:
-    bob = sign_in("bob")
-    carol = sign_in("carol")
-    for page in (bob, carol):
-        open_feed(page)
+    bob, carol = _on_the_feed(sign_in, "bob", "carol")
 
     # Jane wrote before, and that issue was closed: her new text opens a new issue with the old one as history.
     earlier = _unique("Do you clean wedding dresses?")
@@ -155,3 +162,44 @@ def test_view_customer_opens_the_account_in_a_lightbox(sign_in, relay: Stack, de
     expect(account.locator("h2")).to_have_text("Jane Doe", timeout=TIMEOUT_MS)
     account.get_by_role("button", name="Back to the issue").click()
     expect(_entry(alice, "customer_message", text)).to_have_count(1, timeout=TIMEOUT_MS)
+
+
+def _unknown_numbers(count: int) -> list[str]:
+    """Numbers no customer of the demo has (nor an earlier run, most likely): each one's text opens its own issue."""
+    first = random.randint(2000, 9999 - count)
+    return [f"+1415555{first + n}" for n in range(count)]
+
+
+def test_a_pushed_issue_change_updates_the_feed_in_place_without_loading_it_again(
+    sign_in, relay: Stack, demo_tenant: demo.DemoTenant
+) -> None:
+    bob, carol = _on_the_feed(sign_in, "bob", "carol")
+    calls: dict[str, list[str]] = {"bob": [], "carol": []}
+    for name, page in (("bob", bob), ("carol", carol)):
+        page.on("request", lambda request, seen=calls[name]: seen.append(
+            f"{request.method} {urlparse(request.url).path}") if "/api/issues" in request.url else None)
+
+    first, second = _unique("Can you take in a waistband?"), _unique("Do you sell garment bags?")
+    numbers = _unknown_numbers(2)
+    _texts(relay, demo_tenant, from_number=numbers[0], body=first)
+    expect(_card(carol, first)).to_have_class(re.compile("status-unassigned"), timeout=TIMEOUT_MS)
+    _texts(relay, demo_tenant, from_number=numbers[1], body=second)
+    expect(carol.locator("article.issue").first).to_contain_text(second, timeout=TIMEOUT_MS)  # newest activity first
+
+    _card(bob, first).get_by_role("button", name="Take It").click()
+    carol_card = _card(carol, first)
+    expect(carol_card.locator(".status")).to_have_text("Assigned to Bob Chen", timeout=TIMEOUT_MS)
+    expect(carol_card).to_have_class(re.compile("status-assigned"))
+    expect(carol_card.locator(".status")).to_have_css("background-color", BLUE)
+    expect(carol_card.get_by_role("button", name="Take It")).to_have_count(0)
+    expect(carol_card.get_by_role("button", name="Mark as Closed")).to_have_count(0)
+    expect(carol.locator("article.issue").first).to_contain_text(first)  # taken just now: its activity is the newest
+
+    _card(bob, first).get_by_role("button", name="Mark as Closed").click()
+    expect(_card(carol, first)).to_have_count(0, timeout=TIMEOUT_MS)  # closed: out of the open issues
+    _card(carol, second).get_by_role("button", name="Mark as Closed").click()
+    expect(_card(bob, second)).to_have_count(0, timeout=TIMEOUT_MS)
+
+    for name in ("bob", "carol"):  # each change came with a push (or the answer to one's own action): no listing again
+        assert not [call for call in calls[name] if call.startswith("GET")], (name, calls[name])
+    assert [call.split()[0] for call in calls["carol"]] == ["POST"]

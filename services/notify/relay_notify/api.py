@@ -1,28 +1,26 @@
 """The WebSocket (one per browser tab) and the readiness probe.
 
-Frames from the client: {"kind":"typing","conversation_id","state":"start"|"stop"}, {"kind":"away"},
-{"kind":"active"}, {"kind":"ping"}. Everything the server sends is described in README.md.
+Frames from the client (relay_notify.models, validated here): {"kind":"typing","conversation_id","state":
+"start"|"stop"}, {"kind":"away"}, {"kind":"active"}, {"kind":"ping"}. What the server sends: models.py, README.md.
 """
 
 import json
 import logging
-import re
-from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
-from relay_contracts.chat import TypingState
 from relay_kit.auth import verify_token
 from relay_kit.errors import Unauthorized
-from relay_notify import consumers
+from relay_notify.consumers import Following
 from relay_notify.hub import Connection, Hub
+from relay_notify.models import CLIENT_FRAME, ErrorFrame, PingIn, Pong, Readiness, StatusIn, TypingIn
 
 router = APIRouter()
 log = logging.getLogger(__name__)
 
 UNAUTHORIZED_CLOSE = 4401
-CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 MAX_CLIENT_FRAME = 4096
 
 
@@ -55,8 +53,8 @@ async def live(websocket: WebSocket) -> None:
                 await _on_client_frame(hub, connection, text)
             except Exception:
                 log.exception("handling a client frame failed")
-                connection.send_frame({"kind": "error", "code": "internal_error",
-                                       "message": "That did not work on our side; it has been logged."})
+                connection.send_frame(ErrorFrame(code="internal_error",
+                                                 message="That did not work on our side; it has been logged."))
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
@@ -65,42 +63,42 @@ async def live(websocket: WebSocket) -> None:
 
 async def _on_client_frame(hub: Hub, connection: Connection, text: str) -> None:
     """Act on what a tab tells us; a bad frame gets an error frame, never a closed socket."""
-    frame = _parse(text)
-    kind = frame.get("kind") if frame else None
-    if kind == "ping":
-        connection.send_frame({"kind": "pong"})
-    elif kind in ("away", "active"):
-        hub.set_status(connection, active=kind == "active")
-    elif kind == "typing":
-        conversation_id = frame.get("conversation_id")
-        state = frame.get("state", "start")
-        if not isinstance(conversation_id, str) or not CONVERSATION_ID.match(conversation_id) or state not in (
-                "start", "stop"):
-            connection.send_frame({"kind": "error", "code": "bad_frame",
-                                   "message": "typing needs a conversation_id and a state of start or stop."})
-            return
-        await hub.typing(connection, conversation_id=conversation_id, state=TypingState(state))
-    else:
-        connection.send_frame({"kind": "error", "code": "bad_frame",
-                               "message": "Send JSON with kind typing, away, active or ping."})
+    match _parse(text):
+        case PingIn():
+            connection.send_frame(Pong())
+        case StatusIn(kind=kind):
+            hub.set_status(connection, active=kind == "active")
+        case TypingIn(conversation_id=conversation_id, state=state):
+            await hub.typing(connection, conversation_id=conversation_id, state=state)
+        case "typing":
+            connection.send_frame(ErrorFrame(code="bad_frame",
+                                             message="typing needs a conversation_id and a state of start or stop."))
+        case _:
+            connection.send_frame(ErrorFrame(code="bad_frame",
+                                             message="Send JSON with kind typing, away, active or ping."))
 
 
-def _parse(text: str) -> dict[str, Any] | None:
+def _parse(text: str) -> TypingIn | StatusIn | PingIn | str | None:
+    """The client frame; else the kind it claimed (to say what was wrong with it), or None."""
     if len(text) > MAX_CLIENT_FRAME:
         return None
     try:
-        frame = json.loads(text)
+        raw = json.loads(text)
     except ValueError:
         return None
-    return frame if isinstance(frame, dict) else None
+    try:
+        return CLIENT_FRAME.validate_python(raw)
+    except ValidationError:
+        kind = raw.get("kind") if isinstance(raw, dict) else None
+        return kind if isinstance(kind, str) else None
 
 
-@router.get("/readyz", include_in_schema=False)
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 async def ready(request: Request) -> JSONResponse:
-    """Ready when this replica's consumer owns every partition and knows where it reads from."""
-    subscriber = request.app.state.subscriber
-    is_ready = await consumers.positioned(subscriber)
+    """Ready (200) once this replica's consumer owns every partition and knows where it reads from, else 503."""
+    following: Following = request.app.state.following
+    is_ready = await following.positioned()
     hub: Hub = request.app.state.hub
-    return JSONResponse({"ready": is_ready, "replica_id": hub.replica_id,
-                         "connections": sum(len(t) for t in hub.connections.values())},
-                        status_code=200 if is_ready else 503)
+    readiness = Readiness(ready=is_ready, replica_id=hub.replica_id,
+                          connections=sum(len(t) for t in hub.connections.values()))
+    return JSONResponse(readiness.model_dump(), status_code=200 if is_ready else 503)

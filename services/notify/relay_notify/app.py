@@ -4,15 +4,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from relay_contracts import Envelope
+from relay_contracts.chat import PresenceChanged, PresenceEvent, PresenceHeartbeat, TypingNotified
 from relay_contracts.topics import PRESENCE_EVENTS
 from relay_kit.kafka import ensure_topics
 from relay_kit.service import Runtime, service_app
+from relay_kit.store import Database
 from relay_notify import api, consumers
 from relay_notify.chat_api import ChatApi
 from relay_notify.hub import Hub
@@ -26,9 +28,9 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     runtime = Runtime(settings)
     chat = ChatApi(base_url=settings.chat_url, timeout=settings.chat_timeout_seconds)
-    outgoing: asyncio.Queue[Envelope[Any]] = asyncio.Queue(maxsize=10_000)
+    outgoing: asyncio.Queue[Envelope[PresenceEvent]] = asyncio.Queue(maxsize=10_000)
 
-    def announce(event: Envelope[Any]) -> None:
+    def announce(event: Envelope[PresenceEvent]) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # presence and typing are ephemeral: dropping one is fine
             outgoing.put_nowait(event)
 
@@ -36,7 +38,8 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
               buffer_size=settings.catchup_buffer_size, buffer_max_age_seconds=settings.catchup_max_age_seconds,
               typing_interval=settings.typing_throttle_seconds, presence_ttl_seconds=settings.presence_ttl_seconds,
               queue_limit=settings.send_queue_limit, members_ttl_seconds=settings.members_cache_seconds)
-    subscriber = consumers.register(runtime, hub, settings)
+    following = consumers.register(runtime, hub, settings)
+    runtime.declare_publishing(PresenceChanged, PresenceHeartbeat, TypingNotified)
 
     async def publish_announcements() -> None:
         while True:
@@ -52,7 +55,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
             hub.heartbeat()
 
     async def note_when_positioned() -> None:
-        while not await consumers.positioned(subscriber):
+        while not await following.positioned():
             await asyncio.sleep(0.05)
         hub.complete_since_millis = int(time.time() * 1000)
         log.info("notify replica %s follows every event from now on", settings.replica_id)
@@ -60,7 +63,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     runtime.background.extend([publish_announcements, beat, note_when_positioned])
     runtime.on_stop.extend([hub.close, chat.close])
 
-    async def prepare(_: Any) -> None:
+    async def prepare(_: Database) -> None:
         try:
             await ensure_topics(settings.kafka_bootstrap_servers, [PRESENCE_EVENTS])
         except Exception:  # another replica created it at the same moment, or the topic is managed elsewhere
@@ -69,7 +72,8 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     app = service_app(runtime, title="Relay notify", routers=[api.router], prepare=prepare)
 
     @app.middleware("http")
-    async def not_ready_until_positioned(request: Request, call_next: Any) -> Any:
+    async def not_ready_until_positioned(request: Request,
+                                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """/healthz says ready only once this replica follows every event (so no push is missed after)."""
         if request.url.path == "/healthz" and hub.complete_since_millis is None:
             return JSONResponse({"status": "starting", "service": settings.service_name,
@@ -77,5 +81,5 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         return await call_next(request)
 
     app.state.hub = hub
-    app.state.subscriber = subscriber
+    app.state.following = following
     return app

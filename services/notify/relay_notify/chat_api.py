@@ -1,9 +1,11 @@
 """What notify asks the chat service over its public HTTP API, always with the connected user's own token."""
 
 import logging
-from typing import Any
 
 import httpx
+from pydantic import ValidationError
+
+from relay_notify.models import ChatUnread
 
 log = logging.getLogger(__name__)
 
@@ -14,8 +16,8 @@ class ChatApi:
     def __init__(self, *, base_url: str, timeout: float) -> None:
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout)
 
-    async def unread(self, *, token: str) -> dict[str, Any] | None:
-        """GET /api/chat/me/unread; None if chat does not answer."""
+    async def unread(self, *, token: str) -> ChatUnread | None:
+        """GET /api/chat/me/unread; None if chat does not answer (or not in the shape it documents)."""
         try:
             response = await self.client.get("/api/chat/me/unread", headers=_bearer(token))
         except httpx.HTTPError as error:
@@ -24,7 +26,11 @@ class ChatApi:
         if response.status_code != 200:
             log.warning("chat refused unread counts: %s", response.status_code)
             return None
-        return response.json()
+        try:
+            return ChatUnread.model_validate_json(response.content)
+        except ValidationError as error:
+            log.warning("chat answered unread counts in an unknown shape: %s", error)
+            return None
 
     async def members(self, *, token: str, conversation_id: str) -> set[str] | None:
         """GET /api/chat/conversations/{id}/members; None if the user may not see it or chat does not answer."""

@@ -5,16 +5,15 @@ a stored event carry its `event_id`, which a client sends back as `?since=` on r
 presence and typing frames carry none (they are never replayed).
 """
 
-import json
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 from uuid import UUID
 
 from relay_contracts import Envelope
 from relay_contracts.chat import (
+    ChatEvent,
     ChatMessageDeleted,
     ChatMessageEdited,
     ChatMessagePosted,
@@ -26,54 +25,37 @@ from relay_contracts.chat import (
     PresenceStatus,
     ReadMarkerMoved,
 )
-from relay_contracts.issues import (
-    IssueAssigned,
-    IssueMessageAppended,
-    IssueOpened,
-    IssueSnapshot,
-    IssueStatus,
+from relay_contracts.issues import IssueAssigned, IssueAudience, IssueEvent, IssueMessageAppended, IssueOpened
+from relay_notify.models import (
+    AddedToChannelToast,
+    ChatUnread,
+    EventFrame,
+    IssueToast,
+    MessageToast,
+    Unread,
+    UnreadCounts,
+    UnreadSnapshot,
 )
 
 TOAST_BODY_CHARS = 200
-STATUS_COLOURS = {IssueStatus.UNASSIGNED: "red", IssueStatus.ASSIGNED: "blue", IssueStatus.CLOSED: "green"}
 CUSTOMER_MESSAGES = "Customer Messages"
 # Chat events whose audience is exactly the conversation's members (used to keep the membership cache).
 MEMBERS_AUDIENCE = (ChatMessagePosted, ChatMessageEdited, ChatMessageDeleted, ConversationCreated,
                     ConversationUpdated)
 
 
-def encode(frame: dict[str, Any]) -> str:
-    """A frame as the text sent on the socket."""
-    return json.dumps(frame, default=str, separators=(",", ":"))
-
-
 # ---- events as frames ---------------------------------------------------------------------------------
 
 
-def event_frame(event: Envelope[Any]) -> dict[str, Any]:
-    """The `event` frame: the event as published, without its audience list."""
-    payload = event.payload.model_dump(mode="json", exclude={"audience"})
-    frame: dict[str, Any] = {"kind": "event", "event_id": str(event.event_id), "type": event.type,
-                             "occurred_at": event.occurred_at.isoformat(), "payload": payload}
-    issue = getattr(event.payload, "issue", None)
-    if isinstance(issue, IssueSnapshot):
-        frame["display"] = issue_display(issue)
-    return frame
+def event_frame(event: Envelope[ChatEvent] | Envelope[IssueEvent]) -> EventFrame:
+    """The `event` frame: the event as published (an issue's with its status label and colour), minus its audience."""
+    return EventFrame(event_id=str(event.event_id), type=event.type, occurred_at=event.occurred_at.isoformat(),
+                      payload=event.payload.model_dump(mode="json", exclude={"audience"}))
 
 
-def issue_display(issue: IssueSnapshot) -> dict[str, Any]:
-    """Status colour and label: unassigned red, assigned blue with the assignee, closed green with the closer."""
-    if issue.status == IssueStatus.ASSIGNED:
-        label = f"Assigned to {issue.assignee.name}" if issue.assignee else "Assigned"
-    elif issue.status == IssueStatus.CLOSED:
-        label = f"Closed by {issue.closed_by.name}" if issue.closed_by else "Closed"
-    else:
-        label = "Unassigned"
-    return {
-        "status": issue.status.value, "colour": STATUS_COLOURS[issue.status], "label": label,
-        "assignee": issue.assignee.model_dump() if issue.assignee else None,
-        "closed_by": issue.closed_by.model_dump() if issue.closed_by else None,
-    }
+def issue_recipients(audience: IssueAudience) -> frozenset[str] | None:
+    """Whom the issues service addressed an issue event to: None for every staff member of the tenant."""
+    return None if audience.tenant_staff else frozenset(audience.staff_ids)
 
 
 def _clip(text: str) -> str:
@@ -81,7 +63,7 @@ def _clip(text: str) -> str:
     return text if len(text) <= TOAST_BODY_CHARS else text[:TOAST_BODY_CHARS - 1] + "…"
 
 
-def conversation_label(payload: Any, *, viewer: str) -> str:
+def conversation_label(payload: ChatEvent, *, viewer: str) -> str:
     """What a toast calls a conversation: "# channel", or the other people of a private one."""
     conversation = payload.conversation
     if conversation.kind == ConversationKind.CHANNEL:
@@ -90,11 +72,10 @@ def conversation_label(payload: Any, *, viewer: str) -> str:
     return ", ".join(others) or conversation.name
 
 
-def chat_toast(event: Envelope[Any], *, viewer: str) -> dict[str, Any] | None:
+def chat_toast(event: Envelope[ChatEvent], *, viewer: str) -> MessageToast | AddedToChannelToast | None:
     """The toast one member gets for a chat event (None if this event makes none for them)."""
     payload = event.payload
-    base = {"kind": "toast", "event_id": str(event.event_id),
-            "conversation_id": payload.conversation.conversation_id}
+    conversation_id = payload.conversation.conversation_id
     if isinstance(payload, ChatMessagePosted):
         message = payload.message
         if message.author.id == viewer:
@@ -103,36 +84,36 @@ def chat_toast(event: Envelope[Any], *, viewer: str) -> dict[str, Any] | None:
         where = conversation_label(payload, viewer=viewer)
         body = _clip(message.text) or ", ".join(a.get("name", "attachment") for a in message.attachments)
         title = f"{message.author.name} mentioned you" if mentioned else message.author.name
-        return {**base, "title": title, "where": where, "conversation_name": where, "body": body,
-                "message_id": message.message_id, "seq": message.seq, "mention": mentioned,
-                "open": {"conversation_id": payload.conversation.conversation_id, "seq": message.seq}}
+        return MessageToast(event_id=str(event.event_id), conversation_id=conversation_id, title=title, where=where,
+                            conversation_name=where, body=body, message_id=message.message_id, seq=message.seq,
+                            mention=mentioned, open={"conversation_id": conversation_id, "seq": message.seq})
     if (isinstance(payload, MembershipChanged) and payload.member.id == viewer
             and payload.change == MembershipChange.ADDED and payload.actor.id != viewer):
         where = conversation_label(payload, viewer=viewer)
-        return {**base, "title": f"Added to {where}", "where": where, "conversation_name": where,
-                "body": f"{payload.actor.name} added you.", "mention": False,
-                "open": {"conversation_id": payload.conversation.conversation_id}}
+        return AddedToChannelToast(event_id=str(event.event_id), conversation_id=conversation_id,
+                                   title=f"Added to {where}", where=where, conversation_name=where,
+                                   body=f"{payload.actor.name} added you.", open={"conversation_id": conversation_id})
     return None
 
 
-def issue_toast(event: Envelope[Any], *, viewer: str) -> dict[str, Any] | None:
+def issue_toast(event: Envelope[IssueEvent], *, viewer: str) -> IssueToast | None:
     """The toast one staff member gets for an issue event (None if none)."""
     payload = event.payload
     issue = payload.issue
     customer = issue.customer_name or "a customer"
-    base = {"kind": "toast", "event_id": str(event.event_id), "issue_id": issue.issue_id, "where": CUSTOMER_MESSAGES,
-            "conversation_name": CUSTOMER_MESSAGES, "mention": False, "display": issue_display(issue),
-            "open": {"issue_id": issue.issue_id}}
     if isinstance(payload, IssueOpened):
-        return {**base, "title": f"New message from {customer}", "body": _clip(payload.text)}
-    if isinstance(payload, IssueMessageAppended):
-        return {**base, "title": f"{customer} wrote again", "body": _clip(payload.text)}
-    if isinstance(payload, IssueAssigned) and issue.assignee and issue.assignee.id == viewer and (
+        title, body, mention = f"New message from {customer}", payload.text, False
+    elif isinstance(payload, IssueMessageAppended):
+        title, body, mention = f"{customer} wrote again", payload.text, False
+    elif isinstance(payload, IssueAssigned) and issue.assignee and issue.assignee.id == viewer and (
             payload.actor is None or payload.actor.id != viewer):
         who = payload.actor.name if payload.actor else "Someone"
-        return {**base, "title": f"{who} assigned you {customer}'s issue", "body": _clip(issue.summary),
-                "mention": True}
-    return None
+        title, body, mention = f"{who} assigned you {customer}'s issue", issue.summary, True
+    else:
+        return None
+    return IssueToast(event_id=str(event.event_id), issue_id=issue.issue_id, title=title, where=CUSTOMER_MESSAGES,
+                      conversation_name=CUSTOMER_MESSAGES, body=_clip(body), mention=mention,
+                      open={"issue_id": issue.issue_id})
 
 
 # ---- bounded memories ---------------------------------------------------------------------------------
@@ -332,9 +313,10 @@ class ConversationUnread:
     unread: int = 0
     first_unread_seq: int | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"unread": self.unread, "first_unread_seq": self.first_unread_seq,
-                "read_up_to_seq": self.read_up_to_seq, "last_seq": self.last_seq}
+    def counts(self) -> UnreadCounts:
+        """As the frames carry it."""
+        return UnreadCounts(unread=self.unread, first_unread_seq=self.first_unread_seq,
+                            read_up_to_seq=self.read_up_to_seq, last_seq=self.last_seq)
 
 
 @dataclass
@@ -349,7 +331,7 @@ class UnreadProjection:
     staff_id: str
     loaded: bool = False
     conversations: dict[str, ConversationUnread] = field(default_factory=dict)
-    pending: list[Envelope[Any]] = field(default_factory=list)
+    pending: list[Envelope[ChatEvent]] = field(default_factory=list)
     overflowed: bool = False
     max_pending: int = 500
 
@@ -357,13 +339,12 @@ class UnreadProjection:
     def total(self) -> int:
         return sum(c.unread for c in self.conversations.values())
 
-    def load(self, snapshot: dict[str, Any]) -> set[str] | str:
+    def load(self, snapshot: ChatUnread) -> set[str] | str:
         """Take chat's answer to GET /api/chat/me/unread, then replay what arrived meanwhile."""
         self.conversations = {
-            row["conversation_id"]: ConversationUnread(
-                read_up_to_seq=row.get("read_up_to_seq", 0), last_seq=row.get("last_seq", 0),
-                unread=row.get("unread_count", 0), first_unread_seq=row.get("first_unread_seq"))
-            for row in snapshot.get("conversations", [])
+            row.conversation_id: ConversationUnread(read_up_to_seq=row.read_up_to_seq, last_seq=row.last_seq,
+                                                    unread=row.unread_count, first_unread_seq=row.first_unread_seq)
+            for row in snapshot.conversations
         }
         self.loaded = True
         pending, self.pending = self.pending, []
@@ -373,7 +354,7 @@ class UnreadProjection:
                 needs_reload = True
         return "reload" if needs_reload else set(self.conversations)
 
-    def apply(self, event: Envelope[Any]) -> set[str] | str:
+    def apply(self, event: Envelope[ChatEvent]) -> set[str] | str:
         """Follow one chat event addressed to this person."""
         if not self.loaded:
             if len(self.pending) >= self.max_pending:  # too much happened while loading: load again after
@@ -426,15 +407,13 @@ class UnreadProjection:
             return "reload"
         return set()
 
-    def frame(self, conversation_id: str, *, event_id: str | None) -> dict[str, Any]:
+    def frame(self, conversation_id: str, *, event_id: str) -> Unread:
         """The `unread` frame for one conversation."""
         state = self.conversations.get(conversation_id) or ConversationUnread()
-        frame = {"kind": "unread", "conversation_id": conversation_id, **state.as_dict(), "total": self.total}
-        if event_id:
-            frame["event_id"] = event_id
-        return frame
+        return Unread(conversation_id=conversation_id, **state.counts().model_dump(), total=self.total,
+                      event_id=event_id)
 
-    def snapshot_frame(self) -> dict[str, Any]:
+    def snapshot_frame(self) -> UnreadSnapshot:
         """The `unread_snapshot` frame: every conversation and the total."""
-        return {"kind": "unread_snapshot", "total": self.total,
-                "conversations": {cid: state.as_dict() for cid, state in self.conversations.items()}}
+        return UnreadSnapshot(total=self.total,
+                              conversations={cid: state.counts() for cid, state in self.conversations.items()})

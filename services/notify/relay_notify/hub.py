@@ -1,39 +1,66 @@
 """This replica's live connections and the fan-out of every event to exactly the people who may see it.
 
-Every replica consumes every event; each pushes only to its own connections. Audience:
-a chat event's `audience` list, all connected staff of the tenant for an issue event, the
-other members of a conversation for typing, the tenant's staff for presence.
+Every replica consumes every event; each pushes only to its own connections. Notify only delivers: the
+audience is what the owning service put on the event (a chat event's `audience`, an issue event's
+`IssueAudience`), the other members of a conversation for typing, the tenant's staff for presence.
 """
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from relay_contracts import Envelope, new_event
 from relay_contracts.chat import (
+    ChatEvent,
     ChatMessagePosted,
     MembershipChanged,
     PresenceChanged,
+    PresenceEvent,
     PresenceHeartbeat,
     PresenceStatus,
     TypingNotified,
     TypingState,
 )
-from relay_contracts.issues import IssueMessageAppended, IssueOpened, StaffRef
+from relay_contracts.issues import IssueEvent, IssueMessageAppended, IssueOpened, StaffRef
 from relay_kit.auth import StaffPrincipal
 from relay_notify import domain, metrics
+from relay_notify.models import (
+    CaughtUp,
+    ChatUnread,
+    ErrorFrame,
+    Frame,
+    Hello,
+    Presence,
+    PresenceSnapshot,
+    Reload,
+    Typing,
+)
 
 log = logging.getLogger(__name__)
 
 UNREAD_RETRY_SECONDS = 5.0
 LAGGING_CLOSE = 4008  # the client read too slowly; it reconnects with ?since= and catches up
+
+E = TypeVar("E", bound=Envelope[Any])
+
+
+def once(handle: Callable[["Hub", E], None]) -> Callable[["Hub", E], None]:
+    """Handle each consumed event once, whatever replica or retry it came from."""
+
+    @functools.wraps(handle)
+    def first_time_only(hub: "Hub", event: E) -> None:
+        if hub.seen.add(str(event.event_id)):
+            handle(hub, event)
+
+    return first_time_only
 
 
 class Socket(Protocol):
@@ -47,7 +74,7 @@ class Socket(Protocol):
 class ChatLookup(Protocol):
     """What the hub asks the chat service, with the connected user's own token."""
 
-    async def unread(self, *, token: str) -> dict[str, Any] | None: ...
+    async def unread(self, *, token: str) -> ChatUnread | None: ...
 
     async def members(self, *, token: str, conversation_id: str) -> set[str] | None: ...
 
@@ -86,9 +113,9 @@ class Connection:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._drain())
 
-    def send_frame(self, frame: dict[str, Any]) -> None:
-        """Queue one frame given as a dict."""
-        self.send(domain.encode(frame), kind=frame["kind"])
+    def send_frame(self, frame: Frame) -> None:
+        """Queue one frame."""
+        self.send(frame.encode(), kind=frame.kind)
 
     async def _drain(self) -> None:
         while self._pending and not self.closing:
@@ -113,7 +140,7 @@ class Connection:
 class Hub:
     """Connections of this replica, the catch-up buffers, presence, typing and unread projections."""
 
-    def __init__(self, *, replica_id: str, chat: ChatLookup, announce: Callable[[Envelope[Any]], None],
+    def __init__(self, *, replica_id: str, chat: ChatLookup, announce: Callable[[Envelope[PresenceEvent]], None],
                  buffer_size: int = 1000, buffer_max_age_seconds: float = 1800.0, typing_interval: float = 3.0,
                  presence_ttl_seconds: float = 45.0, queue_limit: int = 1000,
                  members_ttl_seconds: float = 60.0) -> None:
@@ -145,18 +172,18 @@ class Hub:
         self.connections.setdefault(connection.key, set()).add(connection)
         self.tenants.setdefault(tenant_id, set()).add(staff_id)
         metrics.CONNECTIONS.inc()
-        connection.send_frame({"kind": "hello", "connection_id": connection.id, "replica_id": self.replica_id,
-                               "tenant_id": tenant_id, "staff_id": staff_id})
+        connection.send_frame(Hello(connection_id=connection.id, replica_id=self.replica_id, tenant_id=tenant_id,
+                                    staff_id=staff_id))
         if since:
             missed = self._catch_up(tenant_id=tenant_id, staff_id=staff_id, since=since)
             if missed is None:
-                connection.send_frame({"kind": "reload", "reason": "Too much happened since your last update; "
-                                                                   "reload to see everything."})
+                connection.send_frame(Reload(reason="Too much happened since your last update; "
+                                                    "reload to see everything."))
             else:
                 for text in missed:
                     connection.send(text, kind="event")
-                connection.send_frame({"kind": "caught_up", "replayed": len(missed)})
-        connection.send_frame({"kind": "presence_snapshot", "statuses": self.presence.snapshot(tenant_id)})
+                connection.send_frame(CaughtUp(replayed=len(missed)))
+        connection.send_frame(PresenceSnapshot(statuses=self.presence.snapshot(tenant_id)))
         self._presence_may_have_changed(connection.staff)
 
     def detach(self, connection: Connection) -> None:
@@ -209,36 +236,40 @@ class Hub:
 
     # ---- events from the topics ---------------------------------------------------------------------
 
-    def on_event(self, event: Envelope[Any]) -> None:
-        """Handle one consumed event once, whatever replica or retry it came from."""
-        if not self.seen.add(str(event.event_id)):
-            return
+    @once
+    def on_presence_changed(self, event: Envelope[PresenceChanged]) -> None:
+        """Another replica saw a person's status change there."""
         payload = event.payload
-        if isinstance(payload, TypingNotified):
-            self._push_typing(event)
-        elif isinstance(payload, PresenceChanged):
-            if payload.replica_id != self.replica_id:
-                changed = self.presence.set(event.tenant_id, payload.staff.id, replica_id=payload.replica_id,
-                                            status=payload.status,
-                                            expires_at=time.monotonic() + payload.ttl_seconds)
-                if changed:
-                    self._push_presence(event.tenant_id, payload.staff.id, changed)
-        elif isinstance(payload, PresenceHeartbeat):
-            if payload.replica_id != self.replica_id:
-                for staff_id, status in self.presence.heartbeat(
-                        event.tenant_id, replica_id=payload.replica_id, statuses=payload.statuses,
-                        expires_at=time.monotonic() + payload.ttl_seconds):
-                    self._push_presence(event.tenant_id, staff_id, status)
-        elif hasattr(payload, "audience") and hasattr(payload, "conversation"):
-            self._push_chat(event)
-        elif hasattr(payload, "issue"):
-            self._push_issue(event)
+        if payload.replica_id == self.replica_id:
+            return
+        changed = self.presence.set(event.tenant_id, payload.staff.id, replica_id=payload.replica_id,
+                                    status=payload.status, expires_at=time.monotonic() + payload.ttl_seconds)
+        if changed:
+            self._push_presence(event.tenant_id, payload.staff.id, changed)
 
-    def _push_chat(self, event: Envelope[Any]) -> None:
+    @once
+    def on_presence_heartbeat(self, event: Envelope[PresenceHeartbeat]) -> None:
+        """Another replica repeated everyone connected to it."""
+        payload = event.payload
+        if payload.replica_id == self.replica_id:
+            return
+        for staff_id, status in self.presence.heartbeat(event.tenant_id, replica_id=payload.replica_id,
+                                                        statuses=payload.statuses,
+                                                        expires_at=time.monotonic() + payload.ttl_seconds):
+            self._push_presence(event.tenant_id, staff_id, status)
+
+    @once
+    def on_typing(self, event: Envelope[TypingNotified]) -> None:
+        """Someone typing on another replica (this replica's own notices were pushed when they were made)."""
+        self._push_typing(event)
+
+    @once
+    def on_chat_event(self, event: Envelope[ChatEvent]) -> None:
+        """A chat event: to the staff ids in its audience, with their toast and unread badges."""
         payload = event.payload
         tenant_id = event.tenant_id
         conversation_id = payload.conversation.conversation_id
-        text = domain.encode(domain.event_frame(event))
+        text = domain.event_frame(event).encode()
         self._buffer(tenant_id).add(event_id=event.event_id, text=text, audience=payload.audience,
                                     now=time.monotonic())
         if isinstance(payload, domain.MEMBERS_AUDIENCE):
@@ -253,7 +284,7 @@ class Hub:
         for staff_id in local.intersection(payload.audience):
             tabs = self.tabs_of(tenant_id, staff_id)
             toast = domain.chat_toast(event, viewer=staff_id)
-            toast_text = domain.encode(toast) if toast else None
+            toast_text = toast.encode() if toast else None
             unread_frames = self._follow_unread(tenant_id, staff_id, event)
             for tab in tabs:
                 tab.send(text, kind="event")
@@ -265,16 +296,19 @@ class Hub:
         if pushed and isinstance(payload, ChatMessagePosted):
             metrics.CHAT_POST_TO_PUSH.observe(_seconds_since(payload.message.posted_at))
 
-    def _push_issue(self, event: Envelope[Any]) -> None:
+    @once
+    def on_issue_event(self, event: Envelope[IssueEvent]) -> None:
+        """An issue event: to the audience the issues service put on it, with their toasts."""
         tenant_id = event.tenant_id
-        text = domain.encode(domain.event_frame(event))
-        self._buffer(tenant_id).add(event_id=event.event_id, text=text, audience=None, now=time.monotonic())
+        text = domain.event_frame(event).encode()
+        audience = domain.issue_recipients(event.payload.audience)
+        self._buffer(tenant_id).add(event_id=event.event_id, text=text, audience=audience, now=time.monotonic())
         local = self.tenants.get(tenant_id)
         if not local:
             return
-        for staff_id in list(local):
+        for staff_id in list(local if audience is None else local.intersection(audience)):
             toast = domain.issue_toast(event, viewer=staff_id)
-            toast_text = domain.encode(toast) if toast else None
+            toast_text = toast.encode() if toast else None
             for tab in self.tabs_of(tenant_id, staff_id):
                 tab.send(text, kind="event")
                 if toast_text:
@@ -285,7 +319,7 @@ class Hub:
 
     # ---- unread badges ----------------------------------------------------------------------------
 
-    def _follow_unread(self, tenant_id: str, staff_id: str, event: Envelope[Any]) -> list[str]:
+    def _follow_unread(self, tenant_id: str, staff_id: str, event: Envelope[ChatEvent]) -> list[str]:
         projection = self.unread.get((tenant_id, staff_id))
         if projection is None:
             return []
@@ -293,7 +327,7 @@ class Hub:
         if outcome == "reload":
             self._reload_unread(tenant_id, staff_id)
             return []
-        return [domain.encode(projection.frame(cid, event_id=str(event.event_id))) for cid in outcome]
+        return [projection.frame(cid, event_id=str(event.event_id)).encode() for cid in outcome]
 
     def load_unread(self, connection: Connection) -> None:
         """Give a new tab the person's unread counts (fetched from chat once per person and replica)."""
@@ -371,7 +405,7 @@ class Hub:
             self._push_presence(tenant_id, staff_id, changed)
 
     def _push_presence(self, tenant_id: str, staff_id: str, status: PresenceStatus) -> None:
-        frame = domain.encode({"kind": "presence", "staff_id": staff_id, "status": status.value})
+        frame = Presence(staff_id=staff_id, status=status).encode()
         for person in self.tenants.get(tenant_id, ()):
             for tab in self.tabs_of(tenant_id, person):
                 tab.send(frame, kind="presence")
@@ -402,8 +436,8 @@ class Hub:
             self.typing_throttle.reset(key)
         members = await self._members_of(connection, conversation_id)
         if members is None:
-            connection.send_frame({"kind": "error", "code": "not_found",
-                                   "message": f"No conversation {conversation_id!r} that you belong to."})
+            connection.send_frame(ErrorFrame(code="not_found",
+                                             message=f"No conversation {conversation_id!r} that you belong to."))
             return
         notice = new_event(
             TypingNotified(replica_id=self.replica_id, conversation_id=conversation_id,
@@ -426,11 +460,10 @@ class Hub:
         self._members[(tenant_id, conversation_id)] = (frozen, time.monotonic() + self.members_ttl)
         return frozen
 
-    def _push_typing(self, event: Envelope[Any]) -> None:
+    def _push_typing(self, event: Envelope[TypingNotified]) -> None:
         payload = event.payload
-        frame = domain.encode({"kind": "typing", "conversation_id": payload.conversation_id,
-                               "staff_id": payload.staff.id, "name": payload.staff.name,
-                               "state": payload.state.value})
+        frame = Typing(conversation_id=payload.conversation_id, staff_id=payload.staff.id, name=payload.staff.name,
+                       state=payload.state).encode()
         for staff_id in self.tenants.get(event.tenant_id, set()).intersection(payload.audience):
             if staff_id == payload.staff.id:
                 continue

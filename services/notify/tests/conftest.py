@@ -11,14 +11,12 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import websockets
-from aiokafka import AIOKafkaProducer
 
-from relay_contracts import Envelope, new_event
-from relay_contracts.staff import StaffAccountSaved, StaffRole
-from relay_kit.auth import StaffPrincipal, issue_token
+from relay_contracts import Envelope
 from relay_stack.frames import FrameCollector
-from relay_stack.polling import eventually, eventually_sync
+from relay_stack.polling import eventually_sync
 from relay_stack.processes import ServiceProcess
+from relay_stack.testing import StaffTeam
 
 SECRET = "notify-tests-secret-at-least-32-bytes"
 
@@ -107,62 +105,17 @@ class Tab(FrameCollector):
         await self.connection.close()
 
 
-class Team:
-    """Staff of one fresh tenant (announced on staff.events), their HTTP clients and their tabs."""
+class Team(StaffTeam):
+    """Staff of one fresh tenant on the live stack (chat settles them in general), with their browser tabs."""
 
     def __init__(self, stack: LiveStack) -> None:
+        super().__init__(bootstrap=stack.bootstrap, secret=SECRET, chat_url=stack.chat.url)
         self.stack = stack
-        self.tenant_id = f"t-{uuid.uuid4().hex[:10]}"
-        self.people: dict[str, StaffPrincipal] = {}
         self.tabs: list[Tab] = []
-        self._clients: list[httpx.AsyncClient] = []
-        self._producer: AIOKafkaProducer | None = None
-
-    async def producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            self._producer = AIOKafkaProducer(bootstrap_servers=self.stack.bootstrap, acks="all",
-                                              enable_idempotence=False)
-            await self._producer.start()
-        return self._producer
 
     async def publish(self, event: Envelope[Any]) -> None:
         """Publish an event on its topic, as its owning service would."""
-        await (await self.producer()).send_and_wait(event.topic.name, event.to_bytes(), key=event.key)
-
-    async def hire(self, *names: str, role: str = "staff") -> None:
-        """Announce staff accounts as the gateway does, and wait until chat has them in general."""
-        for name in names:
-            username = name.split()[0].lower()
-            self.people[username] = StaffPrincipal(staff_id=f"stf_{uuid.uuid4().hex[:12]}", tenant_id=self.tenant_id,
-                                                   name=name, role=StaffRole(role))
-            await self.publish(new_event(StaffAccountSaved(
-                staff_id=self.people[username].staff_id, username=username, display_name=name, role=StaffRole(role)),
-                tenant_id=self.tenant_id, producer="gateway"))
-        for name in names:
-            client = self.client(name.split()[0].lower())
-
-            async def in_general(client: httpx.AsyncClient = client) -> bool:
-                body = (await client.get("/api/chat/conversations")).json()
-                return any(c["default"] == "general" for c in body.get("conversations", []))
-
-            await eventually(in_general, timeout=20, what=f"{name} in general")
-
-    def id(self, username: str) -> str:
-        return self.people[username].staff_id
-
-    def token(self, username: str) -> str:
-        return issue_token(self.people[username], secret=SECRET)
-
-    def client(self, username: str) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(base_url=self.stack.chat.url, timeout=15,
-                                   headers={"authorization": f"Bearer {self.token(username)}"})
-        self._clients.append(client)
-        return client
-
-    async def general(self) -> str:
-        client = self.client(next(iter(self.people)))
-        channels = (await client.get("/api/chat/channels")).json()["channels"]
-        return next(c["conversation_id"] for c in channels if c["default"] == "general")
+        await self.publisher.publish(event)
 
     async def open_tab(self, username: str, *, replica: str = "a", since: str | None = None,
                        settled: bool = True) -> Tab:
@@ -176,18 +129,10 @@ class Team:
             await tab.next(lambda f: f["kind"] == "unread_snapshot")
         return tab
 
-    @staticmethod
-    def ok(response: httpx.Response, status: int = 200) -> Any:
-        assert response.status_code == status, f"{response.status_code}: {response.text}"
-        return response.json() if response.content else None
-
     async def close(self) -> None:
         for tab in self.tabs:
             await tab.close()
-        for client in self._clients:
-            await client.aclose()
-        if self._producer:
-            await self._producer.stop()
+        await super().close()
 
 
 @pytest.fixture

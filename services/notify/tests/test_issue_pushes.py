@@ -1,4 +1,4 @@
-"""Issue events reach every connected staff member of that tenant, with the status colours, and nobody else."""
+"""Issue events reach whom the issues service named (by default the tenant's staff), with status label and colour."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,7 +6,15 @@ import httpx
 
 from relay_contracts import new_event
 from relay_contracts.customer_messages import Channel
-from relay_contracts.issues import IssueAssigned, IssueClosed, IssueOpened, IssueSnapshot, IssueStatus, StaffRef
+from relay_contracts.issues import (
+    IssueAssigned,
+    IssueAudience,
+    IssueClosed,
+    IssueOpened,
+    IssueSnapshot,
+    IssueStatus,
+    StaffRef,
+)
 
 
 def _issue(*, status: IssueStatus, assignee: StaffRef | None = None, closed_by: StaffRef | None = None
@@ -15,6 +23,12 @@ def _issue(*, status: IssueStatus, assignee: StaffRef | None = None, closed_by: 
     return IssueSnapshot(issue_id="iss_1", number=7, customer_id="cus_jane", customer_name="Jane Doe",
                          channel=Channel.SMS, status=status, assignee=assignee, closed_by=closed_by,
                          summary="Is my suit ready?", opened_at=now, updated_at=now)
+
+
+async def _pushed_status(tabs, event_type: str) -> list[tuple[str, str]]:
+    """The status colour and label of the issue in each tab's first push of that event type."""
+    pushed = [(await tab.next(lambda f: f.get("type") == event_type))["payload"]["issue"] for tab in tabs]
+    return [(issue["status_colour"], issue["status_label"]) for issue in pushed]
 
 
 async def test_issue_events_go_to_all_staff_of_the_tenant_with_status_colours(team, other_team, live_stack) -> None:
@@ -32,26 +46,25 @@ async def test_issue_events_go_to_all_staff_of_the_tenant_with_status_colours(te
                                  tenant_id=team.tenant_id, producer="issues"))
     for tab in (alice, bob):
         opened = await tab.next(lambda f: f.get("type") == "issue.opened")
-        assert opened["payload"]["issue"]["issue_id"] == "iss_1"
-        assert opened["display"] == {"status": "unassigned", "colour": "red", "label": "Unassigned",
-                                     "assignee": None, "closed_by": None}
+        issue = opened["payload"]["issue"]
+        assert issue["issue_id"] == "iss_1"
+        assert {k: issue[k] for k in ("status", "status_colour", "status_label", "assignee", "closed_by")} == {
+            "status": "unassigned", "status_colour": "red", "status_label": "Unassigned",
+            "assignee": None, "closed_by": None}
+        assert "audience" not in opened["payload"]
         toast = await tab.next(lambda f: f["kind"] == "toast" and f.get("issue_id") == "iss_1")
         assert (toast["title"], toast["body"], toast["where"]) == (
             "New message from Jane Doe", "Is my suit ready?", "Customer Messages")
 
     await team.publish(new_event(IssueAssigned(issue=_issue(status=IssueStatus.ASSIGNED, assignee=bob_ref),
                                                actor=alice_ref), tenant_id=team.tenant_id, producer="issues"))
-    for tab in (alice, bob):
-        assigned = await tab.next(lambda f: f.get("type") == "issue.assigned")
-        assert (assigned["display"]["colour"], assigned["display"]["label"]) == ("blue", "Assigned to Bob Chen")
+    assert await _pushed_status((alice, bob), "issue.assigned") == [("blue", "Assigned to Bob Chen")] * 2
     assigned_toast = await bob.next(lambda f: f["kind"] == "toast" and f["title"].startswith("Alice Martin assigned"))
     assert assigned_toast["title"] == "Alice Martin assigned you Jane Doe's issue"
 
     await team.publish(new_event(IssueClosed(issue=_issue(status=IssueStatus.CLOSED, closed_by=bob_ref),
                                              actor=bob_ref), tenant_id=team.tenant_id, producer="issues"))
-    for tab in (alice, bob):
-        closed = await tab.next(lambda f: f.get("type") == "issue.closed")
-        assert (closed["display"]["colour"], closed["display"]["label"]) == ("green", "Closed by Bob Chen")
+    assert await _pushed_status((alice, bob), "issue.closed") == [("green", "Closed by Bob Chen")] * 2
 
     await alice.settle()
     assert len([f for f in alice.of_kind("toast") if f.get("issue_id")]) == 1  # assigning Bob toasts Bob only
@@ -60,3 +73,18 @@ async def test_issue_events_go_to_all_staff_of_the_tenant_with_status_colours(te
     metrics = httpx.get(f"{live_stack.replicas['a'].url}/metrics").text
     count = [line for line in metrics.splitlines() if line.startswith("relay_webhook_to_push_seconds_count")]
     assert count and float(count[0].split()[1]) >= 1
+
+
+async def test_an_issue_event_reaches_only_the_audience_the_issues_service_named(team) -> None:
+    await team.hire("Alice Martin", "Bob Chen")
+    alice = await team.open_tab("alice", replica="a")
+    bob = await team.open_tab("bob", replica="a")
+    bob_ref = StaffRef(id=team.id("bob"), name="Bob Chen")
+    await team.publish(new_event(
+        IssueAssigned(issue=_issue(status=IssueStatus.ASSIGNED, assignee=bob_ref), actor=bob_ref,
+                      audience=IssueAudience(tenant_staff=False, staff_ids=[team.id("bob")])),
+        tenant_id=team.tenant_id, producer="issues"))
+    assigned = await bob.next(lambda f: f.get("type") == "issue.assigned")
+    assert assigned["payload"]["issue"]["status_label"] == "Assigned to Bob Chen"
+    await alice.settle()  # same replica, same fan-out: anything for Alice would be queued before the pong
+    assert not [f for f in alice.frames if "iss_1" in str(f)]

@@ -16,6 +16,7 @@ from relay_contracts.chat import (
 )
 from relay_contracts.issues import StaffRef
 from relay_notify import domain
+from relay_notify.models import ChatUnread
 
 ME, OTHER = StaffRef(id="me", name="Me"), StaffRef(id="other", name="Other")
 CONVERSATION = ConversationRef(conversation_id="c1", kind=ConversationKind.CHANNEL, name="general")
@@ -54,8 +55,8 @@ def test_presence_is_the_best_of_all_replicas_and_expires_with_a_silent_replica(
 def test_unread_follows_posts_reads_and_asks_again_when_events_cannot_say() -> None:
     projection = domain.UnreadProjection(staff_id="me")
     assert projection.apply(_posted(1)) == set()  # not loaded yet: kept for after the load
-    assert projection.load({"conversations": [{"conversation_id": "c1", "unread_count": 0, "last_seq": 0,
-                                               "read_up_to_seq": 0}]}) == {"c1"}
+    assert projection.load(ChatUnread.model_validate({"conversations": [{
+        "conversation_id": "c1", "unread_count": 0, "last_seq": 0, "read_up_to_seq": 0}]})) == {"c1"}
     assert projection.conversations["c1"].unread == 1
     assert projection.apply(_posted(1)) == set()  # the same message twice counts once
     projection.apply(_posted(2))

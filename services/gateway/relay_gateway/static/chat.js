@@ -5,6 +5,7 @@ import { api } from "/static/api.js";
 import { el, when, toast, openLightbox, closeLightbox } from "/static/ui.js";
 import { composerMode, renderComposer, shortText, startReply } from "/static/composer.js";
 import { openChannelSettings } from "/static/channel-settings.js";
+import { applyEvent } from "/static/events.js";
 
 const CUSTOMER_FEED = "customer_issues";
 const MANAGERS = new Set(["manager", "admin"]);
@@ -127,56 +128,65 @@ export function applyUnread(state, frame) {
   renderConversationList(state);
 }
 
-// ---- chat events ------------------------------------------------------------------------------------
+// ---- chat events (events.js maps each type to one of these) -------------------------------------------
 
-export function applyChatEvent(state, frame) {
+function about(state, frame) {
   const payload = frame.payload || {};
   const id = payload.conversation?.conversation_id;
-  if (state.loading?.id === id) state.loading.early.push(frame);
-  const open = state.open?.id === id ? state.open : null;
-  switch (frame.type) {
-    case "chat.message_posted": {
-      const message = { ...payload.message, conversation_id: id };
-      const conversation = findConversation(state, id);
-      if (conversation) {
-        conversation.last_seq = Math.max(conversation.last_seq || 0, message.seq);
-        conversation.last_message_at = message.posted_at;
-      } else refreshSoon(state);
-      stopShowingTyping(state, id, message.author?.id);
-      if (open) {
-        const mine = message.author?.id === state.me.staff_id;
-        if (!mine && document.hidden && !document.getElementById("new-messages-line")) open.firstUnread = message.seq;
-        showMessage(state, message);
-        if (!mine && !document.hidden) readSoon(state);
-      }
-      return;
-    }
-    case "chat.message_edited":
-      if (open) showMessage(state, { ...payload.message, conversation_id: id }, { onlyIfShown: true });
-      return;
-    case "chat.message_deleted":
-      if (open) removeMessage(state, payload.message_id);
-      return;
-    case "chat.read_marker_moved":
-      if (payload.staff_id === state.me.staff_id) {
-        setUnread(state, id, { unread: payload.unread_count, first_unread_seq: payload.first_unread_seq,
-          read_up_to_seq: payload.read_up_to_seq, last_seq: payload.last_seq });
-        renderConversationList(state);
-      }
-      return;
-    case "chat.membership_changed":
-      refreshSoon(state);
-      if (open && payload.member?.id === state.me.staff_id && ["left", "removed"].includes(payload.change)) {
-        openConversation(state, id);
-      }
-      return;
-    case "chat.conversation_created":
-    case "chat.conversation_updated":
-      refreshSoon(state);
-      return;
-    default:
-      return; // chat.reading_position_saved: where this person is, already known here
+  return { payload, id, open: state.open?.id === id ? state.open : null };
+}
+
+// A conversation being opened replays what arrived while its messages loaded.
+export function noteWhileOpening(state, frame) {
+  const id = frame.payload?.conversation?.conversation_id;
+  if (id && state.loading?.id === id) state.loading.early.push(frame);
+}
+
+export function onMessagePosted(state, frame) {
+  const { payload, id, open } = about(state, frame);
+  const message = { ...payload.message, conversation_id: id };
+  const conversation = findConversation(state, id);
+  if (conversation) {
+    conversation.last_seq = Math.max(conversation.last_seq || 0, message.seq);
+    conversation.last_message_at = message.posted_at;
+  } else refreshSoon(state);
+  stopShowingTyping(state, id, message.author?.id);
+  if (open) {
+    const mine = message.author?.id === state.me.staff_id;
+    if (!mine && document.hidden && !document.getElementById("new-messages-line")) open.firstUnread = message.seq;
+    showMessage(state, message);
+    if (!mine && !document.hidden) readSoon(state);
   }
+}
+
+export function onMessageEdited(state, frame) {
+  const { payload, id, open } = about(state, frame);
+  if (open) showMessage(state, { ...payload.message, conversation_id: id }, { onlyIfShown: true });
+}
+
+export function onMessageDeleted(state, frame) {
+  const { payload, open } = about(state, frame);
+  if (open) removeMessage(state, payload.message_id);
+}
+
+export function onReadMarkerMoved(state, frame) {
+  const { payload, id } = about(state, frame);
+  if (payload.staff_id !== state.me.staff_id) return;
+  setUnread(state, id, { unread: payload.unread_count, first_unread_seq: payload.first_unread_seq,
+    read_up_to_seq: payload.read_up_to_seq, last_seq: payload.last_seq });
+  renderConversationList(state);
+}
+
+export function onMembershipChanged(state, frame) {
+  const { payload, id, open } = about(state, frame);
+  refreshSoon(state);
+  if (open && payload.member?.id === state.me.staff_id && ["left", "removed"].includes(payload.change)) {
+    openConversation(state, id);
+  }
+}
+
+export function onConversationChanged(state) {
+  refreshSoon(state);
 }
 
 // ---- one conversation --------------------------------------------------------------------------------
@@ -224,7 +234,7 @@ export async function openConversation(state, conversationId) {
   renderHeader(state);
   if (page.hasMoreBefore) list.append(olderButton(state));
   for (const message of page.messages) showMessage(state, message, { scroll: false });
-  for (const frame of early) applyChatEvent(state, frame);
+  for (const frame of early) applyEvent(state, frame);
   const line = document.getElementById("new-messages-line");
   if (line) line.scrollIntoView({ block: "start" }); else list.scrollTop = list.scrollHeight;
   paintTyping(state);

@@ -1,17 +1,12 @@
-// Customer issues in the feed: status colours, the three actions, the issue with its history, View Customer.
+// Customer issues: the feed card with its status colour and actions, the issue with its history, View Customer.
 import { api } from "/static/api.js";
 import { el, openLightbox, closeLightbox, when, toast } from "/static/ui.js";
 
-const STATUS_LABEL = { unassigned: "Unassigned", assigned: "Assigned", closed: "Closed" };
-const REPAINT_DELAY_MS = 150;   // several events about one issue (a reply, then its delivery) cause one refetch
+const REPAINT_DELAY_MS = 150;   // several events about the issue on screen (a reply, then its delivery): one load
 
-export function statusText(issue) {
-  if (issue.status === "assigned") return `Assigned to ${issue.assignee?.name || ""}`;
-  if (issue.status === "closed") {
-    const why = issue.resolution && issue.resolution !== "closed" ? ` — ${issue.resolution}` : "";
-    return `Closed by ${issue.closed_by?.name || ""}${why}`;
-  }
-  return STATUS_LABEL[issue.status] || issue.status;
+// The status in the words and colour the contract gives it ("Assigned to Ana" in blue, "Closed by Ben" in green).
+function statusBadge(issue) {
+  return el("span", { class: `status colour-${issue.status_colour}`, dataset: { status: issue.status } }, issue.status_label);
 }
 
 const ACTION_BUTTONS = {
@@ -22,21 +17,33 @@ const ACTION_BUTTONS = {
   reopen: ["Reopen", "reopen"],
 };
 
-// The issues service says what this staff member may do now, Resolve first when the message needs no attention.
-function actionButtons(issue, actions, { skip = [] } = {}) {
-  const offered = (issue.actions || []).filter((a) => a in ACTION_BUTTONS && !skip.includes(a));
+// What to offer this staff member for the issue as it is now (a pushed snapshot says who holds it). The issues
+// service checks each action again and answers why not; Resolve comes first when the message needs no attention.
+// Whether a snapshot of an issue is older than the state already shown (a late answer, a replayed push).
+export function olderThan(issue, current) {
+  return Boolean(current) && Date.parse(issue.updated_at) < Date.parse(current.updated_at);
+}
+
+// The issues service's rule, carried on every snapshot for the assignee and for everyone else.
+export function offeredActions(issue, staffId) {
+  const offered = issue.offered_actions || { assignee: [], others: [] };
+  return issue.assignee?.id === staffId ? offered.assignee : offered.others;
+}
+
+function actionButtons(issue, state, actions, { skip = [] } = {}) {
+  const offered = offeredActions(issue, state.me.staff_id).filter((a) => a in ACTION_BUTTONS && !skip.includes(a));
   return offered.map((name, index) => el("button", {
     class: name === "resolve" && index === 0 ? "primary" : "", onclick: () => actions[ACTION_BUTTONS[name][1]](issue),
   }, ACTION_BUTTONS[name][0]));
 }
 
 export function renderIssueCard(issue, state, actions) {
-  const buttons = actionButtons(issue, actions);
+  const buttons = actionButtons(issue, state, actions);
   buttons.push(el("button", { class: "link", onclick: () => actions.customer(issue) }, "View Customer"));
-  return el("article", { class: `issue status-${issue.status}`, dataset: { issueId: issue.issue_id } },
+  return el("article", { class: `issue status-${issue.status} colour-${issue.status_colour}`, dataset: { issueId: issue.issue_id } },
     el("div", { class: "head" },
       el("span", { class: "who" }, issue.customer_name || issue.customer_id),
-      el("span", { class: `status ${issue.status}` }, statusText(issue)),
+      statusBadge(issue),
       el("span", { class: "tag channel", title: issue.channel === "email" ? "By email" : "By text message" }, issue.channel === "email" ? "Email" : "SMS"),
       el("span", { class: "when" }, when(issue.updated_at || issue.opened_at))),
     el("div", { class: "text" }, issue.summary || issue.last_message || ""),
@@ -46,24 +53,26 @@ export function renderIssueCard(issue, state, actions) {
 
 // ---- one issue, with the customer's past communication ----------------------------------------------
 
-let shown = null;   // the issue on screen: {issueId, customerId, view, paint}
+let shown = null;   // the issue on screen: {issueId, customerId, view, issue, paint, paintIssue}
 let repaintTimer = null;
 
-// Events about the customer of the issue on screen (a reply's delivery, a new message, an assignment) refresh it.
-document.addEventListener("relay:issue", (event) => {
-  const issue = event.detail?.payload?.issue;
-  if (!shown || !shown.view.isConnected || !issue) return;
+// A pushed snapshot of the issue on screen repaints its status and actions at once. Its timeline and activity
+// come with the full issue (a push carries the issue's state, not its new timeline entry), loaded once for
+// several events in a row; so does a change to another issue of the same customer (their past communication).
+export function showIssueChange(issue) {
+  if (!shown || !shown.view.isConnected) return;
   if (issue.customer_id !== shown.customerId && issue.issue_id !== shown.issueId) return;
+  if (issue.issue_id === shown.issueId && !olderThan(issue, shown.issue)) shown.paintIssue({ ...shown.issue, ...issue });
   clearTimeout(repaintTimer);
   const showing = shown;
-  repaintTimer = setTimeout(() => refetch(showing), REPAINT_DELAY_MS);
-});
+  repaintTimer = setTimeout(() => load(showing), REPAINT_DELAY_MS);
+}
 
-async function refetch(showing) {
+async function load(showing) {
   try {
     const body = await api("GET", `/api/issues/${encodeURIComponent(showing.issueId)}`);
     if (shown === showing && showing.view.isConnected) showing.paint(body);
-  } catch { /* the view stays as it was; the next event or action refreshes it */ }
+  } catch { /* the view stays as it was; the next event or action brings it up to date */ }
 }
 
 export async function openIssue(issueId, state, actions) {
@@ -102,10 +111,10 @@ export async function openIssue(issueId, state, actions) {
   async function run(action, payload, box) {
     error.textContent = "";
     try {
-      await api("POST", `/api/issues/${encodeURIComponent(issueId)}/${action}`, payload);
+      const answer = await api("POST", `/api/issues/${encodeURIComponent(issueId)}/${action}`, payload);
       if (box) box.value = "";
-      await refetch(showing);
-      actions.refresh();
+      if (answer?.issue) actions.changed(answer.issue);
+      await load(showing);
     } catch (e) { error.textContent = e.message; }
   }
   // Take, close, resolve and reopen from here stay in this view, which shows the outcome.
@@ -115,30 +124,36 @@ export async function openIssue(issueId, state, actions) {
   };
   let assigneeShown;   // the select follows the assignee when it changes, not while someone is picking
 
-  function paint({ issue, communication = [] }) {
-    title.replaceChildren(`${issue.customer_name || issue.customer_id} `, el("span", { class: `status ${issue.status}` }, statusText(issue)));
+  // The issue's state: status, actions and what may be written; from the full issue or a pushed snapshot.
+  function paintIssue(issue) {
+    showing.issue = issue;
+    title.replaceChildren(`${issue.customer_name || issue.customer_id} `, statusBadge(issue));
     about.textContent = [issue.number ? `Issue #${issue.number}` : "", issue.channel === "email" ? "by email" : "by text message",
       `opened ${when(issue.opened_at)}`].filter(Boolean).join(" · ");
-    buttons.replaceChildren(...actionButtons(issue, here, { skip: ["assign"] }),
+    buttons.replaceChildren(...actionButtons(issue, state, here, { skip: ["assign"] }),
       el("button", { class: "link", onclick: () => openCustomer(issue.customer_id, { back: () => openIssue(issueId, state, actions) }) }, "View Customer"));
+    const assignee = issue.assignee?.id || state.me.staff_id;
+    if (assignee !== assigneeShown) assignSelect.value = assigneeShown = assignee;
+    const may = new Set(offeredActions(issue, state.me.staff_id));
+    assignSection.hidden = !may.has("assign") && !may.has("comment");
+    assignSelect.closest("label").hidden = !may.has("assign");
+    assignSection.querySelector("button.primary").hidden = !may.has("assign");
+    replySection.hidden = !may.has("reply");
+  }
+
+  function paint({ issue, communication = [] }) {
+    paintIssue(issue);
     const atBottom = history.scrollHeight - history.scrollTop - history.clientHeight < 40;
     history.replaceChildren(...(communication.length ? communication.map((entry) => renderEntry(entry, issue))
       : [el("p", { class: "empty" }, "Nothing yet.")]));
     if (atBottom) history.scrollTop = history.scrollHeight;
     activity.replaceChildren(...(issue.history || []).map((item) =>
       el("li", { dataset: { action: item.action } }, `${when(item.at)} · ${activityText(item)}`)));
-    const assignee = issue.assignee?.id || state.me.staff_id;
-    if (assignee !== assigneeShown) assignSelect.value = assigneeShown = assignee;
-    const may = new Set(issue.actions || []);
-    assignSection.hidden = !may.has("assign") && !may.has("comment");
-    assignSelect.closest("label").hidden = !may.has("assign");
-    assignSection.querySelector("button.primary").hidden = !may.has("assign");
-    replySection.hidden = !may.has("reply");
     const to = [...communication].reverse().find((e) => e.kind === "customer_message" && e.issue_id === issue.issue_id);
     replyHint.textContent = `Goes to ${to?.from_address || "the customer"} by ${issue.channel === "email" ? "email" : "text message"}.`;
   }
 
-  const showing = { issueId, customerId: body.issue.customer_id, view, paint };
+  const showing = { issueId, customerId: body.issue.customer_id, view, issue: body.issue, paint, paintIssue };
   shown = showing;
   paint(body);
   openLightbox(view);

@@ -1,11 +1,13 @@
 // Relay's Messages module: issues feed, Issue Tracker, channels and private messages, live over one WebSocket.
 import { api, ApiError } from "/static/api.js";
-import { renderIssueCard, openIssue, openCustomer } from "/static/issues.js";
+import { openIssue, openCustomer } from "/static/issues.js";
+import { applyIssue, emptyIssueLists, loadIssues, openIssues } from "/static/issue-lists.js";
 import {
-  applyChatEvent, applyPresence, applyTyping, applyUnread, isFeed, leaveConversation, markOpenConversationRead,
-  newChannelDialog, newPrivateDialog, openConversation, refreshConversations, renderConversationList, savePosition,
+  isFeed, leaveConversation, markOpenConversationRead, newChannelDialog, newPrivateDialog, openConversation,
+  refreshConversations, renderConversationList, savePosition,
 } from "/static/chat.js";
-import { el, toast, closeLightbox } from "/static/ui.js";
+import { FRAME_UPDATES } from "/static/events.js";
+import { toast, closeLightbox } from "/static/ui.js";
 import { announcePresence, watchForAway } from "/static/away.js";
 
 const RECONNECT_FIRST_MS = 500;
@@ -25,6 +27,8 @@ const state = {
   loading: null,         // the conversation being opened, and chat events that arrived meanwhile
   drafts: new Map(),     // conversation id -> unsent text
   feedFilter: "open",
+  issues: emptyIssueLists(),   // the feed and the Issue Tracker as loaded, kept current by pushed snapshots
+  issueActions: null,
   feedUnread: 0,         // customer messages that arrived while the feed was not on screen
   lastEventId: null,     // sent as ?since= when the socket reconnects
   applied: new Set(),    // kind:event_id of frames already applied (a replay may repeat them)
@@ -45,7 +49,7 @@ async function start() {
     return showSignIn();
   }
   Object.assign(state, { conversations: [], presence: {}, view: null, open: null, feedUnread: 0, lastEventId: null,
-    ready: false, waiting: [], drafts: new Map() });
+    ready: false, waiting: [], drafts: new Map(), issues: emptyIssueLists() });
   document.getElementById("sign-in").hidden = true;
   document.getElementById("messages").hidden = false;
   document.getElementById("me-name").textContent = state.me.display_name;
@@ -53,6 +57,7 @@ async function start() {
   try {
     state.staff = (await api("GET", "/api/staff")).staff;
     connectLive();
+    loadIssues(state, "tracker").catch(() => null);   // the tracker's count shows from the start
     await refreshConversations(state);
     const target = location.hash || await savedPosition() || "#feed";
     if (!location.hash) history.replaceState(null, "", target);
@@ -93,7 +98,7 @@ function signedOut() {
   state.socket = null;
   socket?.close();
   leaveConversation(state);
-  Object.assign(state, { conversations: [], view: null, feedUnread: 0 });
+  Object.assign(state, { conversations: [], view: null, feedUnread: 0, issues: emptyIssueLists() });
   renderConversationList(state);
   history.replaceState(null, "", location.pathname);
   for (const id of ["main", "channel-list", "private-list", "toasts"]) document.getElementById(id).replaceChildren();
@@ -141,35 +146,10 @@ async function route(hash) {
   }
   renderConversationList(state);
   document.getElementById(`nav-${kind}`).classList.add("active");
-  return renderIssues(kind);
+  return openIssues(state, kind);
 }
 
-let issuesTicket = 0;   // only the newest listing is shown: an older answer arriving late is dropped
-
-async function renderIssues(kind = state.view?.kind) {
-  const ticket = ++issuesTicket;
-  const main = document.getElementById("main");
-  const filters = ["open", "unassigned", "assigned", "closed"];
-  const title = kind === "tracker" ? "Issue Tracker — assigned to me" : "Customer Messages";
-  const path = kind === "tracker" ? "/api/issues/mine" : `/api/issues?status=${state.feedFilter}`;
-  const body = await api("GET", path);
-  if (ticket !== issuesTicket || state.view?.kind !== kind) return; // asked again, or the user went elsewhere meanwhile
-  const shown = document.getElementById("issue-feed");
-  const scrollTop = shown?.dataset.kind === `${kind}:${state.feedFilter}` ? shown.scrollTop : 0;
-  const issues = body.issues || body.items || body;
-  const list = el("div", { class: "feed", id: "issue-feed", dataset: { kind: `${kind}:${state.feedFilter}` } });
-  if (!issues.length) list.append(el("p", { class: "empty" }, kind === "tracker" ? "Nothing assigned to you." : "No customer messages here."));
-  for (const issue of issues) list.append(renderIssueCard(issue, state, issueActions));
-  main.replaceChildren(
-    el("header", {}, el("h1", {}, title)),
-    kind === "feed" ? el("div", { class: "filters" }, ...filters.map((f) =>
-      el("button", { class: f === state.feedFilter ? "on" : "", onclick: () => { state.feedFilter = f; renderIssues("feed"); } }, f))) : "",
-    list,
-  );
-  list.scrollTop = scrollTop; // a live update keeps the place in a long feed
-  if (kind === "tracker") document.getElementById("count-tracker").textContent = issues.filter((i) => i.status !== "closed").length || "";
-}
-
+// Actions from a card: the answer is the issue's new state, applied at once (its push, when it comes, changes nothing).
 const issueActions = {
   async take(issue) { await act(`/api/issues/${issue.issue_id}/take`); },
   async close(issue) { await act(`/api/issues/${issue.issue_id}/close`); },
@@ -177,16 +157,17 @@ const issueActions = {
   async reopen(issue) { await act(`/api/issues/${issue.issue_id}/reopen`); },
   assign(issue) { return openIssue(issue.issue_id, state, issueActions); },
   customer(issue) { return openCustomer(issue.customer_id); },
-  refresh() { return state.view && state.view.kind !== "conversation" ? renderIssues() : null; },
+  changed(issue) { applyIssue(state, issue); },
 };
+state.issueActions = issueActions;
 
 async function act(path, body) {
   try {
-    await api("POST", path, body || {});
+    const answer = await api("POST", path, body || {});
+    if (answer?.issue) issueActions.changed(answer.issue);
   } catch (error) {
     toast({ title: "Not done", body: error.message });
   }
-  await issueActions.refresh();
 }
 
 // ---- live updates -------------------------------------------------------------------------------------
@@ -255,36 +236,23 @@ function onFrame(frame) {
       state.socket.reloadNow = true;
       state.socket.close();
       return;
-    case "event":
-      if ((frame.type || "").startsWith("issue.")) return onIssueEvent(frame);
-      return applyChatEvent(state, frame);
     case "toast":
       return showToast(frame);
-    case "unread":
-    case "unread_snapshot":
-      return applyUnread(state, frame);
-    case "presence":
-    case "presence_snapshot":
-      return applyPresence(state, frame);
-    case "typing":
-      return applyTyping(state, frame);
     case "error":
       console.warn("live updates:", frame.message);
       return;
     default:
-      return; // caught_up, pong
+      return FRAME_UPDATES[kind]?.(state, frame); // events, badges, presence, typing; caught_up and pong: nothing
   }
 }
 
+// After events were missed (the connection could not catch up): everything on the page is loaded again.
 async function refetch() {
   await refreshConversations(state);
+  const onScreen = state.view?.kind === "feed" || state.view?.kind === "tracker" ? state.view.kind : null;
+  await Promise.all(["feed", "tracker"].filter((kind) => kind === onScreen || state.issues[kind])
+    .map((kind) => openIssues(state, kind, { reload: true }).catch(() => null)));
   if (state.view?.kind === "conversation") await openConversation(state, state.view.id);
-  else if (state.view) await renderIssues();
-}
-
-function onIssueEvent(frame) {
-  if (state.view && state.view.kind !== "conversation") issueActions.refresh();
-  document.dispatchEvent(new CustomEvent("relay:issue", { detail: frame }));
 }
 
 function showToast(frame) {
