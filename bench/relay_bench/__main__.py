@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as logs, ProviderSandbox(echo=False).start() as sandbox, \
             Stack(log_dir=Path(logs)) as stack:
         secrets = demo.ProviderSecrets(twilio_api_base_url=sandbox.twilio_url, smtp_port=sandbox.smtp_port)
-        tenant = demo.seed(gateway_url=stack.gateway_url, ingest_url=stack.url("ingest"),
+        tenant = demo.seed(gateway_url=stack.gateway_url,
                            admin_token=stack.admin_token, secrets=secrets)
         print("measuring the raw broker ...", flush=True)
         raw = asyncio.run(measure_broker(stack.bootstrap_servers))

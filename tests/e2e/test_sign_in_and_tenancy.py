@@ -76,11 +76,31 @@ def _issues(body: dict | list) -> list[dict]:
 def test_provider_settings_are_provisioned_through_the_gateway_with_the_admin_token_only(
     relay: Stack, demo_tenant: demo.DemoTenant
 ) -> None:
-    url = f"{relay.gateway_url}/api/tenants/{demo_tenant.tenant_id}"
+    url = f"{relay.gateway_url}/api/admin/tenants/{demo_tenant.tenant_id}"
     staff = sign_in(relay, tenant=demo_tenant.tenant_id, username="alice")
     for headers in ({}, {"authorization": f"Bearer {staff}"}):
         assert httpx.get(url, headers=headers).status_code == 403
     settings = httpx.get(url, headers={"authorization": f"Bearer {relay.admin_token}"})
     assert settings.status_code == 200
-    assert settings.json()["twilio"]["phone_number"] == demo_tenant.secrets.twilio_phone_number
+    assert settings.json()["name"] == demo.TENANT_NAME
+    assert settings.json()["providers"]["twilio"]["phone_number"] == demo_tenant.secrets.twilio_phone_number
     assert demo_tenant.secrets.twilio_auth_token not in settings.text, "secrets are masked"
+
+
+def test_the_public_tenants_path_no_longer_reaches_ingest(relay: Stack, demo_tenant: demo.DemoTenant) -> None:
+    admin = {"authorization": f"Bearer {relay.admin_token}"}
+    assert httpx.get(f"{relay.gateway_url}/api/tenants/{demo_tenant.tenant_id}", headers=admin).status_code == 404
+
+
+def test_provider_settings_ingest_refuses_come_back_unchanged_and_store_nothing(
+    relay: Stack, demo_tenant: demo.DemoTenant
+) -> None:
+    admin = {"authorization": f"Bearer {relay.admin_token}"}
+    body = {"name": "Half Configured", "providers": {"twilio": {"account_sid": "AC1", "phone_number": "+15550100001"}}}
+    through_gateway = httpx.put(f"{relay.gateway_url}/api/admin/tenants/half-configured", json=body, headers=admin)
+    direct = httpx.put(f"{relay.url('ingest')}/api/tenants/half-configured",
+                       json={"name": body["name"], **body["providers"]}, headers=admin)
+    assert 400 <= through_gateway.status_code < 500
+    assert (through_gateway.status_code, through_gateway.json()) == (direct.status_code, direct.json())
+    assert httpx.get(f"{relay.gateway_url}/api/admin/tenants/half-configured", headers=admin).status_code == 404
+    assert httpx.get(f"{relay.url('ingest')}/api/tenants/half-configured", headers=admin).status_code == 404

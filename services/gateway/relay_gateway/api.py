@@ -1,57 +1,67 @@
-"""Sign-in, sessions, staff accounts and tenant provisioning."""
+"""HTTP: sign-in and sessions, the staff directory, and the one admin surface for tenants and staff."""
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
-from relay_contracts import new_event
-from relay_contracts.staff import StaffAccountSaved
-from relay_gateway import domain, store
-from relay_kit.auth import AdminOnly, CurrentStaff, StaffPrincipal, issue_token
-from relay_kit.errors import BadRequest, NotFound
+from relay_contracts.tenants import TenantId
+from relay_gateway import domain, flows
+from relay_gateway.models import NewSession, Session, SessionStaff, SignIn, StaffAccountIn, StaffList, StaffMember
+from relay_gateway.models import TenantIn, TenantView
+from relay_gateway.settings import GatewaySettings
+from relay_gateway.upstream import Services, services_of
+from relay_kit.auth import AdminOnly, CurrentStaff
+from relay_kit.store import Database
+from relay_kit.unit_of_work import UnitOfWork
 
 router = APIRouter()
 
 COOKIE = "relay_session"
-TenantId = Annotated[str, Path(min_length=2, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]+$")]
-Username = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+
+TenantOfPath = Annotated[TenantId, Path(description="2-63 lower-case letters, digits and dashes")]
+Username = Annotated[str, Path(pattern=domain.USERNAME_PATTERN, description="the staff member's sign-in name")]
 
 
-def _public(staff: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "staff_id": staff["staff_id"],
-        "username": staff["username"],
-        "display_name": staff["display_name"],
-        "role": staff.get("role", "staff"),
-    }
+def _settings(request: Request) -> GatewaySettings:
+    return request.app.state.settings
 
 
-@router.post("/api/session", tags=["session"])
-async def sign_in(body: domain.SignIn, request: Request, response: Response) -> dict[str, Any]:
+def _database(request: Request) -> Database:
+    return request.app.state.runtime.database
+
+
+def _unit_of_work(request: Request) -> UnitOfWork:
+    return request.app.state.runtime.unit_of_work
+
+
+Settings = Annotated[GatewaySettings, Depends(_settings)]
+OwnDatabase = Annotated[Database, Depends(_database)]
+OwnUnitOfWork = Annotated[UnitOfWork, Depends(_unit_of_work)]
+RoutedServices = Annotated[Services, Depends(services_of)]
+
+# A provisioning call refused by ingest (say, provider settings it does not accept) answers ingest's own 4xx.
+PASSED_ON_REFUSAL = {400: {"description": "refused by ingest, its answer unchanged"},
+                     422: {"description": "not valid (here, or in ingest: its answer unchanged)"},
+                     503: {"description": "ingest is not answering"}}
+
+
+@router.post("/api/session", response_model=NewSession, tags=["session"])
+async def sign_in(body: SignIn, response: Response, database: OwnDatabase, settings: Settings) -> NewSession:
     """Check credentials; answer with a session token (also set as an HttpOnly cookie)."""
-    runtime = request.app.state.runtime
-    staff = await store.get_staff_by_username(runtime.database, tenant_id=body.tenant, username=body.username)
-    usable = staff if staff and staff.get("active", True) else None
-    domain.verify_password(password_hash=usable.get("password_hash") if usable else None, password=body.password)
-    assert usable is not None
-    principal = StaffPrincipal(
-        staff_id=usable["staff_id"], tenant_id=body.tenant, name=usable["display_name"], role=usable.get("role", "staff")
-    )
-    settings = request.app.state.settings
     ttl = timedelta(hours=settings.session_hours)
-    token = issue_token(principal, secret=settings.jwt_secret.get_secret_value(), ttl=ttl)
-    response.set_cookie(
-        COOKIE, token, max_age=int(ttl.total_seconds()), httponly=True, samesite="lax", secure=settings.secure_cookies
-    )
-    return {"token": token, "tenant_id": body.tenant, "staff": _public(usable)}
+    session = await flows.sign_in(database=database, credentials=body,
+                                  secret=settings.jwt_secret.get_secret_value(), ttl=ttl)
+    response.set_cookie(COOKIE, session.token, max_age=int(ttl.total_seconds()), httponly=True, samesite="lax",
+                        secure=settings.secure_cookies)
+    return session
 
 
-@router.get("/api/session", tags=["session"])
-async def who_am_i(staff: CurrentStaff) -> dict[str, Any]:
+@router.get("/api/session", response_model=Session, tags=["session"])
+async def who_am_i(staff: CurrentStaff) -> Session:
     """The signed-in staff member."""
-    return {"tenant_id": staff.tenant_id, "staff": {"staff_id": staff.staff_id, "display_name": staff.name,
-                                                    "role": staff.role.value}}
+    return Session(tenant_id=staff.tenant_id,
+                   staff=SessionStaff(staff_id=staff.staff_id, display_name=staff.name, role=staff.role))
 
 
 @router.delete("/api/session", status_code=204, tags=["session"])
@@ -62,48 +72,31 @@ async def sign_out(response: Response) -> Response:
     return response
 
 
-@router.get("/api/staff", tags=["staff"])
-async def list_staff(staff: CurrentStaff, request: Request) -> dict[str, Any]:
+@router.get("/api/staff", response_model=StaffList, tags=["staff"])
+async def list_staff(staff: CurrentStaff, database: OwnDatabase) -> StaffList:
     """Everyone on my tenant's staff (for assigning issues and starting private messages)."""
-    members = await store.list_staff(request.app.state.runtime.database, tenant_id=staff.tenant_id)
-    return {"staff": [_public(m) for m in members]}
+    return await flows.staff_of(database=database, tenant_id=staff.tenant_id)
 
 
-@router.put("/api/admin/tenants/{tenant_id}", dependencies=[AdminOnly], tags=["provisioning"])
-async def save_tenant(tenant_id: TenantId, body: domain.TenantIn, request: Request) -> dict[str, Any]:
-    """Create or rename a tenant (admin token)."""
-    tenant = await store.save_tenant(request.app.state.runtime.database, tenant_id=tenant_id, name=body.name)
-    return {"tenant_id": tenant["tenant_id"], "name": tenant["name"]}
+@router.put("/api/admin/tenants/{tenant_id}", response_model=TenantView, dependencies=[AdminOnly],
+            responses=PASSED_ON_REFUSAL, tags=["provisioning"])
+async def save_tenant(tenant_id: TenantOfPath, body: TenantIn, database: OwnDatabase,
+                      services: RoutedServices) -> TenantView:
+    """Create or rename a tenant and, when `providers` is given, set its provider settings (admin token)."""
+    return await flows.provision_tenant(database=database, services=services, tenant_id=tenant_id, change=body)
 
 
-@router.put("/api/admin/tenants/{tenant_id}/staff/{username}", dependencies=[AdminOnly], tags=["provisioning"])
-async def save_staff_account(
-    tenant_id: TenantId, username: Username, body: domain.StaffAccountIn, request: Request
-) -> dict[str, Any]:
+@router.get("/api/admin/tenants/{tenant_id}", response_model=TenantView, dependencies=[AdminOnly],
+            tags=["provisioning"])
+async def get_tenant(tenant_id: TenantOfPath, database: OwnDatabase, services: RoutedServices) -> TenantView:
+    """A tenant with its provider settings, secrets masked (admin token)."""
+    return await flows.read_tenant(database=database, services=services, tenant_id=tenant_id)
+
+
+@router.put("/api/admin/tenants/{tenant_id}/staff/{username}", response_model=StaffMember,
+            dependencies=[AdminOnly], tags=["provisioning"])
+async def save_staff_account(tenant_id: TenantOfPath, username: Username, body: StaffAccountIn,
+                             database: OwnDatabase, unit_of_work: OwnUnitOfWork) -> StaffMember:
     """Create or change a staff account (admin token); other services learn of it from staff.events."""
-    runtime = request.app.state.runtime
-    if not await store.get_tenant(runtime.database, tenant_id=tenant_id):
-        raise NotFound(f"No tenant {tenant_id!r}: create it first with PUT /api/admin/tenants/{tenant_id}.")
-    existing = await store.get_staff_by_username(runtime.database, tenant_id=tenant_id, username=username)
-    if not existing and not body.password:
-        raise BadRequest("A new staff account needs a password (at least 8 characters).")
-    fields: dict[str, Any] = {"display_name": body.display_name, "role": body.role.value, "active": body.active}
-    if body.password:
-        fields["password_hash"] = domain.hash_password(body.password)
-
-    def announce(account: dict[str, Any]) -> Any:
-        return new_event(
-            StaffAccountSaved(
-                staff_id=account["staff_id"], username=username, display_name=body.display_name,
-                role=body.role, active=body.active,
-            ),
-            tenant_id=tenant_id,
-            producer="gateway",
-        )
-
-    account = await store.save_staff(
-        runtime.database, tenant_id=tenant_id, username=username, fields=fields,
-        new_staff_id=domain.new_staff_id(), event_for=announce,
-    )
-    await runtime.outbox.flush(runtime.database[store.STAFF], account["_id"])
-    return _public(account)
+    return await flows.save_staff_account(database=database, unit_of_work=unit_of_work, tenant_id=tenant_id,
+                                          username=username, change=body)

@@ -1,0 +1,135 @@
+"""What the gateway stores (tenants, staff accounts) and what it is sent and answers, each defined once."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, RootModel, field_validator
+
+from relay_contracts.staff import StaffRole
+from relay_contracts.tenants import TenantId
+
+ProviderSettings = dict[str, JsonValue]
+"""A tenant's provider settings as ingest reads them (`twilio`, `telnyx`, `mailgun`, …): the gateway passes
+them through, and ingest validates them against its provider modules."""
+
+
+# --- stored ---------------------------------------------------------------------------------------
+
+
+class Tenant(BaseModel):
+    """A business using Relay, as the gateway keeps it."""
+
+    tenant_id: TenantId
+    name: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class StaffAccount(BaseModel):
+    """A staff member's sign-in account; the password is kept only as its argon2 hash."""
+
+    staff_id: str
+    tenant_id: TenantId
+    username: str
+    display_name: str
+    role: StaffRole = StaffRole.STAFF
+    active: bool = True
+    password_hash: str | None = Field(default=None, repr=False)
+
+
+# --- sent by callers ------------------------------------------------------------------------------
+
+
+class TenantIn(BaseModel):
+    """What an administrator gives to create or change a tenant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    providers: ProviderSettings | None = Field(
+        default=None,
+        description="the tenant's provider settings, passed to ingest as they are (which checks them); "
+        "omitted = leave them as they are",
+    )
+
+
+class StaffAccountIn(BaseModel):
+    """What an administrator gives to create or change a staff account."""
+
+    display_name: str = Field(min_length=1, max_length=100)
+    role: StaffRole = StaffRole.STAFF
+    password: str | None = Field(default=None, min_length=8, max_length=200,
+                                 description="needed for a new account; omitted = keep the current one")
+    active: bool = True
+
+
+class SignIn(BaseModel):
+    """A staff member's credentials."""
+
+    tenant: str = Field(min_length=1, max_length=63)
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+    @field_validator("tenant", "username")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+
+# --- answered -------------------------------------------------------------------------------------
+
+
+class StaffMember(BaseModel):
+    """How a staff member appears to colleagues and to administrators (never the password)."""
+
+    staff_id: str
+    username: str
+    display_name: str
+    role: StaffRole
+
+    @classmethod
+    def of(cls, account: StaffAccount) -> "StaffMember":
+        """The public part of an account."""
+        return cls(staff_id=account.staff_id, username=account.username, display_name=account.display_name,
+                   role=account.role)
+
+
+class StaffList(BaseModel):
+    """Everyone on a tenant's active staff, by name."""
+
+    staff: list[StaffMember]
+
+
+class SessionStaff(BaseModel):
+    """Who a session token names."""
+
+    staff_id: str
+    display_name: str
+    role: StaffRole
+
+
+class Session(BaseModel):
+    """The signed-in staff member and their tenant."""
+
+    tenant_id: str
+    staff: SessionStaff
+
+
+class NewSession(BaseModel):
+    """A fresh session: its token (also set as the `relay_session` cookie) and who it names."""
+
+    token: str
+    tenant_id: str
+    staff: StaffMember
+
+
+class TenantView(BaseModel):
+    """A tenant as administrators read it: its name and its provider settings with secrets masked."""
+
+    tenant_id: str
+    name: str
+    providers: ProviderSettings | None = Field(
+        default=None, description="what ingest holds for the tenant, secrets masked; null = none set up yet")
+
+
+class ApiDocument(RootModel[dict[str, JsonValue]]):
+    """An OpenAPI or AsyncAPI document, as the service that owns it serves it."""
