@@ -17,15 +17,22 @@ Collection: TypeAlias = AsyncCollection[Document] | StandInCollection
 
 
 def connect(settings: ServiceSettings) -> Any:
-    """Client for MONGODB_URI when set, else the stand-in (data kept in this process only)."""
+    """Client for MONGODB_URI when set, else the stand-in: durable in `data_dir` when set, else in this process only."""
     if settings.mongodb_uri:
         return AsyncMongoClient(settings.mongodb_uri, tz_aware=True, appname=settings.service_name)
+    if settings.data_dir:
+        return StandInClient(data_dir=settings.data_dir, compact_after_bytes=settings.data_compact_bytes)
     return StandInClient()
 
 
 def uses_real_mongodb(settings: ServiceSettings) -> bool:
-    """Whether data outlives the process."""
+    """Whether the service talks to a real MongoDB (MONGODB_URI)."""
     return bool(settings.mongodb_uri)
+
+
+def data_outlives_process(settings: ServiceSettings) -> bool:
+    """Whether data survives a restart of the process: a real MongoDB, or the stand-in with a data folder."""
+    return bool(settings.mongodb_uri or settings.data_dir)
 
 
 async def apply_indexes(database: Database, indexes: dict[str, list[IndexModel]]) -> None:
