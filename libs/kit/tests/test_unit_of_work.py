@@ -105,3 +105,31 @@ async def test_a_broker_that_does_not_answer_holds_a_change_no_longer_than_the_p
                                           collection="things", document_id=1,
                                           on_publish_failure=OnPublishFailure.ANSWER_UNAVAILABLE), timeout=30)
     assert len((await things.find_one({"_id": 1}))[outbox.FIELD]) == 1
+
+
+class RefusingBroker(Broker):
+    """A broker that refuses every event as too large: retrying will never help."""
+
+    async def publish(self, stored: StoredEvent) -> None:
+        from aiokafka.errors import MessageSizeTooLargeError
+
+        raise MessageSizeTooLargeError("too large")
+
+
+async def test_a_webhook_whose_event_is_refused_for_good_gets_a_4xx_not_a_retry_forever() -> None:
+    from relay_kit.errors import Unprocessable
+
+    uow, collection = _unit_of_work("uow-poison-hook", RefusingBroker())
+    write = collection.insert_one(outbox.with_events({"_id": 1}, [_event("a")]))
+    with pytest.raises(Unprocessable):
+        await uow.commit(write, collection="things", document_id=1,
+                         on_publish_failure=OnPublishFailure.ANSWER_UNAVAILABLE)
+    assert (await collection.find_one({"_id": 1}))["_outbox"] == []  # set aside, not retried by the sweeper
+
+
+async def test_a_staff_action_whose_event_is_refused_for_good_still_succeeds() -> None:
+    uow, collection = _unit_of_work("uow-poison-staff", RefusingBroker())
+    write = collection.insert_one(outbox.with_events({"_id": 1}, [_event("a")]))
+    assert await uow.commit(write, collection="things", document_id=1,
+                            on_publish_failure=OnPublishFailure.LEAVE_TO_SWEEPER)
+    assert REGISTRY.get_sample_value("relay_outbox_dead_lettered_total", {"service": "uow-poison-staff"}) == 1

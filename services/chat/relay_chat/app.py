@@ -19,6 +19,7 @@ def create_app(settings: ChatSettings | None = None) -> FastAPI:
     runtime.consume(consumers.handlers(chat), group_id=settings.consumer_group)
 
     async def prepare(database: Database) -> None:
+        await store.drop_retired_indexes(database)
         await apply_indexes(database, store.INDEXES)
 
     app = service_app(runtime, title="Relay chat", routers=[api.router], prepare=prepare)

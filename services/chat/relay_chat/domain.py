@@ -222,8 +222,17 @@ def name_key(name: str) -> str:
 
 
 def name_taken(name: str) -> Conflict:
-    """The error for a channel name in use."""
+    """The error for a channel name in use (by a channel the asker can see: a private one is never named)."""
     return Conflict(f"A channel named {name!r} exists already; pick another name.", code="name_taken")
+
+
+def name_in_sight(channels: list[Conversation], *, staff_id: str, except_id: str | None = None) -> bool:
+    """Whether one of these same-named channels is one the staff member can see, so the name is taken for them.
+
+    A public channel's name is everyone's; a private channel's only its members'. A non-member may give a new
+    channel the name of a private one: refusing would confirm to them that it exists.
+    """
+    return any(can_see(channel, staff_id=staff_id) for channel in channels if channel.conversation_id != except_id)
 
 
 def _channel(*, tenant_id: str, name: str, topic: str, is_private: bool, members: list[str],

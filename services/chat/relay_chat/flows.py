@@ -148,7 +148,8 @@ async def ensure_default_channels(chat: Chat, *, tenant_id: str) -> list[Convers
 async def create_channel(chat: Chat, *, actor: StaffPrincipal, request: ChannelIn) -> Conversation:
     """Create a public or private channel; the creator and any named staff are its first members."""
     name = domain.clean_channel_name(request.name)
-    if await store.get_channel_by_name(chat.database, tenant_id=actor.tenant_id, name_key=domain.name_key(name)):
+    same_name = await store.channels_named(chat.database, tenant_id=actor.tenant_id, name_key=domain.name_key(name))
+    if domain.name_in_sight(same_name, staff_id=actor.staff_id):
         raise domain.name_taken(name)
     others = await _known_staff(chat, tenant_id=actor.tenant_id, keys=request.member_ids)
     channel = domain.new_channel(request, actor=actor, others=others, at=store.now())
@@ -165,6 +166,11 @@ async def change_channel(chat: Chat, *, actor: StaffPrincipal, conversation_id: 
         change = domain.change_channel(conversation, actor=actor, change=request)
         if change is None:
             return conversation
+        if change.after.name_key != conversation.name_key and change.after.name_key:
+            same_name = await store.channels_named(chat.database, tenant_id=actor.tenant_id,
+                                                   name_key=change.after.name_key)
+            if domain.name_in_sight(same_name, staff_id=actor.staff_id, except_id=conversation.conversation_id):
+                raise domain.name_taken(change.after.name)
         try:
             changed = await _change(chat, conversation, change)
         except store.NameTaken:

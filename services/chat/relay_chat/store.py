@@ -36,8 +36,10 @@ INDEXES = {
                    partialFilterExpression={"default_key": {"$type": "string"}}),
         IndexModel([("tenant_id", ASCENDING), ("participants_key", ASCENDING)], unique=True,
                    name="private_participants_unique", partialFilterExpression={"kind": "private"}),
+        # only public channels hold a name for everyone: a private one's name must not reveal it to non-members
         IndexModel([("tenant_id", ASCENDING), ("name_key", ASCENDING)], unique=True,
-                   name="channel_name_unique", partialFilterExpression={"kind": "channel"}),
+                   name="public_channel_name_unique", partialFilterExpression={"kind": "channel", "is_private": False}),
+        IndexModel([("tenant_id", ASCENDING), ("name_key", ASCENDING), ("kind", ASCENDING)], name="by_name"),
     ],
     MESSAGES: [
         IndexModel([("tenant_id", ASCENDING), ("conversation_id", ASCENDING), ("seq", ASCENDING)], unique=True,
@@ -52,6 +54,9 @@ INDEXES = {
     ],
     POSITIONS: [IndexModel([("tenant_id", ASCENDING), ("staff_id", ASCENDING)], unique=True, name="position_unique")],
 }
+
+RETIRED_INDEXES = {CONVERSATIONS: ["channel_name_unique"]}
+"""Indexes of earlier versions, dropped at start (every channel name was unique, private ones too)."""
 
 _NO_OUTBOX = {outbox.FIELD: 0}
 Events = list[Envelope[ChatEvent]]
@@ -173,6 +178,22 @@ async def get_channel_by_name(database: Database, *, tenant_id: str, name_key: s
     """A channel by its case-insensitive name, or None."""
     return _conversation(await database[CONVERSATIONS].find_one(
         {"tenant_id": tenant_id, "kind": "channel", "name_key": name_key}, _NO_OUTBOX))
+
+
+async def channels_named(database: Database, *, tenant_id: str, name_key: str) -> list[Conversation]:
+    """Every channel of the tenant with this case-insensitive name (one public one at most, private ones too)."""
+    cursor = database[CONVERSATIONS].find({"tenant_id": tenant_id, "kind": "channel", "name_key": name_key},
+                                          _NO_OUTBOX)
+    return [conversation async for document in cursor if (conversation := _conversation(document))]
+
+
+async def drop_retired_indexes(database: Database) -> None:
+    """Drop the indexes earlier versions declared and this one replaced (idempotent)."""
+    for collection, names in RETIRED_INDEXES.items():
+        existing = await database[collection].index_information()
+        for name in names:
+            if name in existing:
+                await database[collection].drop_index(name)
 
 
 async def change_conversation(database: Database, *, before: Conversation, after: Conversation,

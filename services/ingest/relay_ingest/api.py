@@ -325,8 +325,16 @@ def _webhook_route(provider: Provider[Any], webhook: Webhook[Any]) -> Callable[.
             incoming = await _webhook_request(request, webhook=webhook, tenant_id=tenant_id, desk=desk,
                                               received_at=received_at)
             webhook.verify(incoming, settings=settings, now=received_at)
+            try:
+                read = webhook.read(incoming, region=desk.settings.default_region)
+            except RecursionError:
+                raise BadRequest("The webhook body nests too deeply to be read.") from None
+            if isinstance(read, ProviderMessage):
+                flows.check_fits(read)  # refused input leaves nothing behind, not even its delivery handle
+            await flows.check_not_replayed(desk=desk, tenant_id=tenant_id, provider=provider.name,
+                                           delivery=webhook.delivery_handle(incoming), received_at=received_at)
             receipt = None
-            match webhook.read(incoming, region=desk.settings.default_region):
+            match read:
                 case ProviderMessage() as message:
                     receipt = await flows.receive(desk=desk, tenant=tenant, message=message, received_at=received_at)
                 case ProviderStatus() as report:

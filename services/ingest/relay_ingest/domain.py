@@ -15,6 +15,25 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"^[^@\s<>()\[\],;:\"]+@{_LABEL}(?:\.{_LABEL})+$")
 
 
+# --- what a message may weigh -------------------------------------------------------------------
+
+MAX_SMS_TEXT_CHARS = 10_000
+"""Far beyond any carrier's SMS/MMS text (Twilio delivers at most 1,600 characters): anything longer is not one."""
+MAX_MESSAGE_TEXT_BYTES = 500_000
+"""The most text one message may carry (UTF-8): its event must fit the broker's 1 MB message limit."""
+
+
+def oversize_reason(*, channel: Channel, text: str, subject: str | None = None) -> str | None:
+    """Why a customer's message is too large to record and announce, or None when it fits."""
+    if channel == Channel.SMS and len(text) > MAX_SMS_TEXT_CHARS:
+        return (f"The text is {len(text)} characters: no carrier delivers an SMS over {MAX_SMS_TEXT_CHARS} "
+                "characters.")
+    size = len(text.encode("utf-8", "surrogatepass")) + len((subject or "").encode("utf-8", "surrogatepass"))
+    if size > MAX_MESSAGE_TEXT_BYTES:
+        return f"The message text is {size} bytes; at most {MAX_MESSAGE_TEXT_BYTES} are recorded."
+    return None
+
+
 # --- contacts -------------------------------------------------------------------------------------
 
 

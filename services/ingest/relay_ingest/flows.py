@@ -34,6 +34,7 @@ from relay_ingest.models import (
 )
 from relay_ingest.providers import PROVIDERS, mail
 from relay_ingest.providers.base import (
+    DeliveryHandle,
     EmailSenderSettings,
     InboundOutcome,
     OutgoingMessage,
@@ -44,9 +45,10 @@ from relay_ingest.providers.base import (
     Sender,
     SmsSettings,
     TransientSendError,
+    WebhookRejected,
 )
 from relay_ingest.settings import IngestSettings
-from relay_kit.errors import BadRequest, Conflict, RelayError
+from relay_kit.errors import BadRequest, Conflict, PayloadTooLarge, RelayError
 from relay_kit.store import Database
 from relay_kit.unit_of_work import OnPublishFailure, UnitOfWork
 
@@ -165,9 +167,33 @@ async def import_customers(*, desk: Desk, tenant_id: str,
 # --- inbound --------------------------------------------------------------------------------------
 
 
+def check_fits(message: ProviderMessage) -> None:
+    """Refuse (413) a message no carrier delivers or whose event the broker would not take, before recording it."""
+    too_large = domain.oversize_reason(channel=message.channel, text=message.text, subject=message.subject)
+    if too_large:
+        raise PayloadTooLarge(too_large)
+
+
+async def check_not_replayed(*, desk: Desk, tenant_id: str, provider: str, delivery: DeliveryHandle | None,
+                             received_at: datetime) -> None:
+    """Refuse a signed delivery handle seen before with other content: a captured signature on a forged body.
+
+    The same handle with the same content is the provider retrying, and goes on to be recorded once.
+    """
+    if delivery is None:
+        return
+    if not delivery.handle:
+        raise WebhookRejected("The delivery carries an empty handle.", reason="bad_signature")
+    if not await store.remember_delivery(desk.database, tenant_id=tenant_id, provider=provider, delivery=delivery,
+                                         now=received_at):
+        raise WebhookRejected("This signature was already used for another request: refused as a replay.",
+                              reason="replayed_signature")
+
+
 async def receive(*, desk: Desk, tenant: Tenant, message: ProviderMessage, received_at: datetime) -> Receipt:
     """Record a provider's message once and announce it; keywords and bounces change state but open no issue."""
     tenant_id = tenant.tenant_id
+    check_fits(message)
     existing = await store.find_inbound(desk.database, tenant_id=tenant_id, provider=message.provider,
                                         provider_message_id=message.provider_message_id)
     if existing:

@@ -23,7 +23,7 @@ from relay_ingest.models import (
     Tenant,
     TenantSettings,
 )
-from relay_ingest.providers.base import ProviderStatus
+from relay_ingest.providers.base import DeliveryHandle, ProviderStatus
 from relay_kit import outbox
 from relay_kit.store import Database, is_duplicate_key
 
@@ -34,6 +34,7 @@ INBOUND = "inbound_messages"
 OUTBOUND = "outbound_messages"
 ATTACHMENTS = "attachments"
 STATUS_REPORTS = "provider_status_reports"
+DELIVERIES = "webhook_deliveries"  # providers' once-per-delivery handles (Mailgun tokens), kept while fresh
 
 OUTBOX_COLLECTIONS = (INBOUND, OUTBOUND)
 
@@ -70,6 +71,11 @@ INDEXES = {
         IndexModel([("tenant_id", ASCENDING), ("provider", ASCENDING), ("provider_message_id", ASCENDING),
                     ("status", ASCENDING)], unique=True, name="report_unique"),
     ],
+    DELIVERIES: [
+        IndexModel([("tenant_id", ASCENDING), ("provider", ASCENDING), ("handle", ASCENDING)], unique=True,
+                   name="delivery_handle_unique"),
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="delivery_handle_expiry"),
+    ],
 }
 
 
@@ -95,6 +101,25 @@ async def _insert_unless_present(database: Database, collection: str, document: 
             raise
         return False
     return True
+
+
+# --- webhook deliveries ---------------------------------------------------------------------------
+
+
+async def remember_delivery(database: Database, *, tenant_id: str, provider: str, delivery: DeliveryHandle,
+                            now: datetime) -> bool:
+    """Keep a provider's delivery handle with its content digest; False if it was kept with other content.
+
+    The TTL index drops expired handles on MongoDB; an expired one is also dropped here first, so the stand-in
+    (which has no TTL monitor) behaves the same.
+    """
+    key = {"tenant_id": tenant_id, "provider": provider, "handle": delivery.handle}
+    await database[DELIVERIES].delete_many({**key, "expires_at": {"$lte": now}})
+    if await _insert_unless_present(database, DELIVERIES, {**key, "fingerprint": delivery.fingerprint,
+                                                           "received_at": now, "expires_at": now + delivery.keep_for}):
+        return True
+    kept = await database[DELIVERIES].find_one(key)
+    return kept is None or kept["fingerprint"] == delivery.fingerprint
 
 
 # --- tenants --------------------------------------------------------------------------------------

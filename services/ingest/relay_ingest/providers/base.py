@@ -4,9 +4,11 @@ A provider is one module beside this one that defines a `PROVIDER = Provider(...
 section for it, the webhooks it posts (routes are generated from them), and the sender of replies if it sends.
 """
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, Protocol, TypeVar
 
@@ -15,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 
 from relay_contracts.customer_messages import Attachment, Channel, DeliveryState, EmailThreading
 from relay_ingest import domain
-from relay_kit.errors import Unauthorized
+from relay_kit.errors import BadRequest, Unauthorized
 
 if TYPE_CHECKING:
     from relay_ingest.settings import IngestSettings
@@ -182,6 +184,50 @@ class Answer:
         return cls(body=answer.model_dump_json(exclude_none=True), media_type="application/json")
 
 
+@dataclass(frozen=True)
+class DeliveryHandle:
+    """What tells a provider's retry from a replay: a handle it sends once per delivery, and a digest of the content.
+
+    The same handle with the same content is the provider trying again (answered as before); the same handle with
+    other content is a captured signature reused on another body, refused. Ingest keeps each handle `keep_for`, at
+    least as long as the provider's signature stays fresh.
+    """
+
+    handle: str
+    fingerprint: str
+    keep_for: timedelta
+
+
+def fingerprint(*parts: bytes | str) -> str:
+    """A SHA-256 digest of content, each part length-prefixed so no two sequences of parts collide."""
+    digest = hashlib.sha256()
+    for part in parts:
+        raw = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        digest.update(len(raw).to_bytes(8, "big") + raw)
+    return digest.hexdigest()
+
+
+def form_fingerprint(request: "WebhookRequest", *, ignore: frozenset[str] = frozenset()) -> str:
+    """A digest of a form webhook's fields and files, independent of how the body was framed (multipart boundary)."""
+    parts: list[bytes | str] = []
+    for name, value in sorted(request.fields):
+        if name not in ignore:
+            parts += [name, value]
+    for upload in sorted(request.files, key=lambda f: (f.field, f.filename or "")):
+        parts += [upload.field, upload.filename or "", upload.content_type, hashlib.sha256(upload.content).digest()]
+    return fingerprint(*parts)
+
+
+def json_value(raw: str | bytes, *, what: str) -> Any:
+    """A JSON document a provider sent; BadRequest (never a 500) when it is not JSON or nests too deeply."""
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest(f"{what} is not JSON.") from None
+    except RecursionError:
+        raise BadRequest(f"{what} nests too deeply to be read.") from None
+
+
 class WebhookRejected(Unauthorized):
     """The webhook did not prove it came from the provider; `reason` labels the rejection metric."""
 
@@ -213,6 +259,10 @@ class Webhook(Protocol[S_contra]):
 
     def answer(self, receipt: Receipt | None) -> Answer:
         """The body the provider expects back (None: it was not a customer's message)."""
+        ...
+
+    def delivery_handle(self, request: WebhookRequest) -> DeliveryHandle | None:
+        """The provider's once-per-delivery handle of a verified request, or None where it gives none."""
         ...
 
 

@@ -125,9 +125,20 @@ def plain_text_of(message: Message) -> str:
     if isinstance(message, EmailMessage):
         part = message.get_body(preferencelist=("plain", "html"))
         if part is not None:
-            content = part.get_content()
+            content = _part_text(part)
             return html_to_text(content) if part.get_content_type() == "text/html" else content
     return ""
+
+
+def _part_text(part: EmailMessage) -> str:
+    """A text part's content in its declared charset; as UTF-8 (bad bytes replaced) when that charset is unknown
+    or malformed (`x-bogus`, a NUL in its name), so a sender's mistake never makes the email unreadable."""
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError, UnicodeError):
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else str(payload or "")
+    return content if isinstance(content, str) else str(content)
 
 
 _BOUNCE_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|bounces?)@", re.IGNORECASE)

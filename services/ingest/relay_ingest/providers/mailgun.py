@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import Field
 
@@ -12,6 +12,7 @@ from relay_ingest.providers import mail
 from relay_ingest.providers.base import (
     Answer,
     BodyKind,
+    DeliveryHandle,
     Provider,
     ProviderMessage,
     ProviderSettings,
@@ -19,7 +20,9 @@ from relay_ingest.providers.base import (
     Secret,
     WebhookRejected,
     WebhookRequest,
+    form_fingerprint,
 )
+from relay_kit.errors import BadRequest
 
 NAME = "mailgun"
 
@@ -82,6 +85,15 @@ class MailgunInbound:
     def answer(self, receipt: Receipt | None) -> Answer:
         return Answer.json(receipt)
 
+    def delivery_handle(self, request: WebhookRequest) -> DeliveryHandle:
+        """Mailgun signs only timestamp + token, not the body: each token is accepted with one content only.
+
+        It is kept for twice the freshness window (a timestamp may be that far from now either way), after which
+        its signature is refused as stale anyway.
+        """
+        return DeliveryHandle(handle=request.get("token") or "", fingerprint=form_fingerprint(request),
+                              keep_for=timedelta(seconds=2 * self.max_skew_seconds))
+
 
 def _headers(raw: str | None) -> dict[str, str]:
     """Mailgun's `message-headers`: a JSON list of [name, value] pairs (names lower-cased here)."""
@@ -89,8 +101,10 @@ def _headers(raw: str | None) -> dict[str, str]:
         return {}
     try:
         pairs = json.loads(raw)
+    except RecursionError:
+        raise BadRequest("The 'message-headers' field nests too deeply to be read.") from None
     except ValueError:
-        return {}
+        return {}  # not JSON: the headers also come as their own fields
     found: dict[str, str] = {}
     for pair in pairs if isinstance(pairs, list) else []:
         if isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair):

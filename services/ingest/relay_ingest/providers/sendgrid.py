@@ -7,7 +7,6 @@ Inbound Parse signs nothing, so the documented protection is credentials in the 
 import base64
 import binascii
 import hmac
-import json
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from relay_ingest.providers.base import (
     UploadedFile,
     WebhookRejected,
     WebhookRequest,
+    json_value,
 )
 from relay_kit.errors import BadRequest
 
@@ -86,34 +86,39 @@ class SendGridInbound:
     def answer(self, receipt: Receipt | None) -> Answer:
         return Answer.json(receipt)
 
+    def delivery_handle(self, request: WebhookRequest) -> None:
+        """Inbound Parse sends no per-delivery handle (retries are told apart by Message-ID)."""
+        return None
+
 
 def _envelope(raw: str | None) -> dict[str, Any]:
     if not raw:
         return {}
-    try:
-        envelope = json.loads(raw)
-    except ValueError:
-        raise BadRequest("The 'envelope' field is not JSON.") from None
+    envelope = json_value(raw, what="The 'envelope' field")
     if not isinstance(envelope, dict):
         raise BadRequest("The 'envelope' field is not a JSON object.")
     to = envelope.get("to")
-    envelope["to"] = [to] if isinstance(to, str) else [t for t in (to or []) if isinstance(t, str)]
+    if isinstance(to, str):
+        envelope["to"] = [to]
+    else:
+        envelope["to"] = [t for t in to if isinstance(t, str)] if isinstance(to, list) else []
+    if not isinstance(envelope.get("from"), str):
+        envelope["from"] = None
     return envelope
 
 
 def _named_files(files: list[UploadedFile], info_raw: str | None) -> list[UploadedFile]:
     """Attachments with the filename and type that `attachment-info` gives them."""
-    try:
-        info = json.loads(info_raw) if info_raw else {}
-    except ValueError:
-        raise BadRequest("The 'attachment-info' field is not JSON.") from None
+    info = json_value(info_raw, what="The 'attachment-info' field") if info_raw else {}
     named = []
     for upload in files:
         meta = info.get(upload.field) if isinstance(info, dict) else None
         meta = meta if isinstance(meta, dict) else {}
+        filename, content_type = meta.get("filename"), meta.get("type")
         named.append(UploadedFile(
-            field=upload.field, filename=meta.get("filename") or upload.filename,
-            content_type=meta.get("type") or upload.content_type, content=upload.content,
+            field=upload.field, filename=filename if isinstance(filename, str) and filename else upload.filename,
+            content_type=content_type if isinstance(content_type, str) and content_type else upload.content_type,
+            content=upload.content,
         ))
     return named
 

@@ -9,7 +9,7 @@ base64 in `telnyx-signature-ed25519`. A timestamp further from now than the tole
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -22,6 +22,7 @@ from relay_ingest.providers.base import (
     Answer,
     ApiBaseUrl,
     BodyKind,
+    DeliveryHandle,
     OutgoingMessage,
     PermanentSendError,
     Provider,
@@ -34,7 +35,9 @@ from relay_ingest.providers.base import (
     SmsSettings,
     WebhookRejected,
     WebhookRequest,
+    fingerprint,
     json_object,
+    json_value,
     post_to_api,
 )
 from relay_kit.errors import BadRequest
@@ -142,12 +145,18 @@ class TelnyxMessaging:
     def answer(self, receipt: Receipt | None) -> Answer:
         return Answer.json(receipt)
 
+    def delivery_handle(self, request: WebhookRequest) -> DeliveryHandle | None:
+        """The event's `data.id`, with a digest of `data` (a retry changes only `meta.attempt`)."""
+        data = _event(request.body)
+        event_id = data.get("id")
+        if not isinstance(event_id, str) or not event_id.strip():
+            return None
+        return DeliveryHandle(handle=event_id.strip(), fingerprint=fingerprint(json.dumps(data, sort_keys=True)),
+                              keep_for=timedelta(seconds=2 * self.max_skew_seconds))
+
 
 def _event(body: bytes) -> dict[str, Any]:
-    try:
-        event = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("The Telnyx webhook body is not JSON.") from None
+    event = json_value(body, what="The Telnyx webhook body")
     data = event.get("data") if isinstance(event, dict) else None
     if not isinstance(data, dict):
         raise BadRequest("A Telnyx webhook body is an object with `data`.")

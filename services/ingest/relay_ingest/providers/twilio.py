@@ -4,7 +4,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
 from pydantic import Field
@@ -15,6 +15,7 @@ from relay_ingest.providers.base import (
     Answer,
     ApiBaseUrl,
     BodyKind,
+    DeliveryHandle,
     OutgoingMessage,
     PermanentSendError,
     Provider,
@@ -27,6 +28,7 @@ from relay_ingest.providers.base import (
     SmsSettings,
     WebhookRejected,
     WebhookRequest,
+    form_fingerprint,
     json_object,
     post_to_api,
 )
@@ -34,6 +36,8 @@ from relay_kit.errors import BadRequest
 
 NAME = "twilio"
 SIGNATURE_HEADER = "x-twilio-signature"
+IDEMPOTENCY_HEADER = "i-twilio-idempotency-token"  # the same on every retry of one webhook delivery
+IDEMPOTENCY_KEPT = timedelta(hours=24)
 TWIML = "text/xml"
 UNSUBSCRIBED_ERROR = 21610  # "Attempt to send to unsubscribed recipient": the customer replied STOP
 
@@ -94,6 +98,13 @@ class _Signed:
 
     def answer(self, receipt: Receipt | None) -> Answer:
         return Answer(body=twiml(receipt.reply if receipt else None), media_type=TWIML)
+
+    def delivery_handle(self, request: WebhookRequest) -> DeliveryHandle | None:
+        """Twilio's I-Twilio-Idempotency-Token, when it sends one, with a digest of the signed form."""
+        token = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+        if not token:
+            return None
+        return DeliveryHandle(handle=token, fingerprint=form_fingerprint(request), keep_for=IDEMPOTENCY_KEPT)
 
 
 class TwilioSms(_Signed):
