@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PACKAGES := libs/contracts libs/kit libs/stack services/ingest services/issues services/chat services/notify services/gateway bench
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench tools clean lock
+.PHONY: install run run-fresh clean-data test bench tools clean lock
 
 $(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ tools:
 
 run: install
 	$(PY) -m relay_stack run
+
+## Embedded data (each service's store) lives in .relay/data/<service> and survives restarts;
+## `make run-fresh` wipes it and starts empty, `make clean-data` only wipes it.
+RELAY_DATA_ROOT ?= .relay/data
+run-fresh: install
+	$(PY) -m relay_stack run --fresh --data-dir $(RELAY_DATA_ROOT)
+
+clean-data:
+	rm -rf $(RELAY_DATA_ROOT)
 
 test: install tools
 	$(PY) -m pytest

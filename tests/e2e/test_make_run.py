@@ -16,7 +16,8 @@ from relay_stack.ports import free_port
 def test_run_serves_the_demo_tenant_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "relay_stack", "run", "--port", str(port), "--log-dir", str(tmp_path)],
+        [sys.executable, "-m", "relay_stack", "run", "--port", str(port), "--log-dir", str(tmp_path),
+         "--data-dir", str(tmp_path / "data")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: queue.Queue[str] = queue.Queue()

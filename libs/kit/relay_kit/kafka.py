@@ -17,6 +17,10 @@ from relay_kit import metrics, outbox
 log = logging.getLogger(__name__)
 
 LAG_PROBE_TIMEOUT_SECONDS = 5.0
+# How often clients re-read topic metadata. aiokafka's 5 minutes would leave a topic re-created with other
+# partitions (a restarted broker, a producer that auto-created it) partly unread that long; a consumer group's
+# leader rebalances as soon as it sees the change.
+METADATA_MAX_AGE_MS = 5_000
 
 
 def make_broker(*, bootstrap_servers: str, client_id: str) -> KafkaBroker:
@@ -26,6 +30,7 @@ def make_broker(*, bootstrap_servers: str, client_id: str) -> KafkaBroker:
         client_id=client_id,
         acks="all",
         enable_idempotence=False,
+        metadata_max_age_ms=METADATA_MAX_AGE_MS,
         logger=logging.getLogger(f"faststream.{client_id}"),
     )
 

@@ -62,6 +62,7 @@ class Runtime:
     def consume(self, handlers: consuming.EventHandlers, *, group_id: str, **options: Any) -> Any:
         """Consume the handlers' topics in a consumer group; see `relay_kit.consuming.consume`."""
         options.setdefault("fetch_max_wait_ms", self.settings.consumer_fetch_max_wait_ms)
+        options.setdefault("max_attempts", self.settings.consumer_max_attempts)
         for payload_class in handlers.payload_classes:
             self.consumed.setdefault(payload_class.topic.name, []).append(payload_class)
         return consuming.consume(self.broker, handlers, service=self.service, group_id=group_id, **options)

@@ -49,6 +49,11 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     outbox_sweep_seconds: float = 1.0
+    consumer_max_attempts: int = Field(
+        default=5, ge=1,
+        description="times in a row a consumer's handler may fail on one event before it is set aside on the "
+                    "topic's dead-letter topic with the reason (so it never blocks the events behind it)",
+    )
     publish_timeout_seconds: float = Field(
         default=5.0, gt=0,
         description="longest a change waits for the broker to take its events before the caller's policy applies "

@@ -3,6 +3,7 @@
 import argparse
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -21,11 +22,19 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=int(os.environ.get("RELAY_GATEWAY_PORT", 8000)),
                      help="the gateway's port (default 8000)")
     run.add_argument("--log-dir", type=Path, default=Path(".relay/logs"), help="where each process logs")
+    run.add_argument("--data-dir", type=Path, default=Path(os.environ.get("RELAY_DATA_ROOT", ".relay/data")),
+                     help="where each service keeps its embedded data, one folder per service "
+                          "(default .relay/data, or RELAY_DATA_ROOT)")
+    run.add_argument("--fresh", action="store_true", help="wipe the data folder first: start with no data")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for chatty in ("httpx", "mail.log"):  # each HTTP call and SMTP session of the runner itself: not news here
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
+    if args.fresh and args.data_dir.exists():
+        shutil.rmtree(args.data_dir)
+        print(f"Wiped {args.data_dir}/ (--fresh).", flush=True)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
     sandbox = ProviderSandbox().start()
     # The gateway is the one address people use; the services behind it take any free port.
     ports = {name: free_port() for name in DEFAULT_PORTS} | {"gateway": args.port}
@@ -35,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         log_dir=args.log_dir,
         jwt_secret=os.environ.get("RELAY_JWT_SECRET", "relay-dev-secret-change-me-in-production"),
         admin_token=os.environ.get("RELAY_ADMIN_TOKEN", "relay-dev-admin-token"),
+        data_dir=args.data_dir,
     )
-    print(f"Starting Relay (logs in {args.log_dir}/) ...", flush=True)
+    print(f"Starting Relay (logs in {args.log_dir}/, data in {args.data_dir}/) ...", flush=True)
     stopped = threading.Event()
     try:
         stack.start()
@@ -83,6 +93,8 @@ Relay is running: {base}
 
   Replies go to a local provider sandbox: SMS to {sandbox.twilio_url}, email to SMTP 127.0.0.1:{sandbox.smtp_port};
   each one sent is printed here.
+  Data: {stack.data_dir}/<service> (kept across restarts; `make run-fresh` starts empty). A process that dies
+  is restarted by the supervisor, reported here.
   Broker: {stack.bootstrap_servers}   Metrics: {base}/metrics and each service's /metrics:
 {services}
 Press Ctrl-C to stop.

