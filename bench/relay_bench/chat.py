@@ -121,11 +121,12 @@ async def measure_idle_connections(stack: Stack, *, connections: int = 2000) -> 
         signed.raise_for_status()
         token = signed.json()["token"]
     before = _rss_bytes(notify.process.pid)
-    url = notify.url.replace("http", "ws") + f"/ws?token={token}"
+    url = notify.url.replace("http", "ws") + "/ws"
     sockets = []
     try:
         for _ in range(connections):
-            sockets.append(await websockets.connect(url, max_size=None, ping_interval=None))
+            sockets.append(await websockets.connect(url, max_size=None, ping_interval=None,
+                                                    additional_headers={"authorization": f"Bearer {token}"}))
         async with httpx.AsyncClient(timeout=10) as client:
             async def all_registered() -> bool:
                 text = (await client.get(f"{notify.url}/metrics")).text

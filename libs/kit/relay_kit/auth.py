@@ -2,7 +2,7 @@
 
 import hmac
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
@@ -11,14 +11,16 @@ from relay_contracts.staff import StaffRole
 from relay_kit.errors import Forbidden, Unauthorized
 from relay_kit.principal import StaffPrincipal
 
-__all__ = ["AdminOnly", "CurrentStaff", "StaffPrincipal", "bearer_token", "issue_token", "verify_token"]
+__all__ = ["AdminOnly", "CurrentStaff", "StaffPrincipal", "bearer_token", "is_admin_token", "issue_token",
+           "session_id_of", "verify_token"]
 
 ALGORITHM = "HS256"
 AUDIENCE = "relay-staff"
 
 
-def issue_token(principal: StaffPrincipal, *, secret: str, ttl: timedelta = timedelta(hours=12)) -> str:
-    """Sign a session token for a staff member."""
+def issue_token(principal: StaffPrincipal, *, secret: str, ttl: timedelta = timedelta(hours=12),
+                session_id: str | None = None) -> str:
+    """Sign a session token for a staff member; `session_id` (claim `sid`) names its server-side session."""
     now = datetime.now(UTC)
     claims = {
         "sub": principal.staff_id,
@@ -29,20 +31,35 @@ def issue_token(principal: StaffPrincipal, *, secret: str, ttl: timedelta = time
         "iat": now,
         "exp": now + ttl,
     }
+    if session_id:
+        claims["sid"] = session_id
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def _claims(token: str, *, secret: str) -> dict[str, Any]:
+    try:
+        return jwt.decode(
+            token, secret, algorithms=[ALGORITHM], audience=AUDIENCE, options={"require": ["exp", "sub", "tid"]}
+        )
+    except (jwt.PyJWTError, ValueError, KeyError):
+        raise Unauthorized("Sign in again: the session token is missing, expired or not valid.") from None
+
+
+def session_id_of(token: str, *, secret: str) -> str | None:
+    """The server-side session a good token names (claim `sid`), or None; Unauthorized if the token is not good."""
+    sid = _claims(token, secret=secret).get("sid")
+    return sid if isinstance(sid, str) and sid else None
 
 
 def verify_token(token: str, *, secret: str) -> StaffPrincipal:
     """Check a session token's signature and expiry; raise Unauthorized if it is not good."""
+    claims = _claims(token, secret=secret)
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], audience=AUDIENCE, options={"require": ["exp", "sub", "tid"]}
-        )
         return StaffPrincipal(
             staff_id=claims["sub"], tenant_id=claims["tid"], name=claims.get("name") or claims["sub"],
             role=StaffRole(claims.get("role", "staff")),
         )
-    except (jwt.PyJWTError, ValueError, KeyError):
+    except (ValueError, KeyError):
         raise Unauthorized("Sign in again: the session token is missing, expired or not valid.") from None
 
 
@@ -61,10 +78,13 @@ def _current_staff(request: Request) -> StaffPrincipal:
     return verify_token(token, secret=request.app.state.settings.jwt_secret.get_secret_value())
 
 
+def is_admin_token(token: str | None, *, expected: str) -> bool:
+    """Whether the token is the provisioning admin token (compared in constant time)."""
+    return hmac.compare_digest((token or "").encode(), expected.encode())
+
+
 def _admin(request: Request) -> None:
-    token = bearer_token(request) or ""
-    expected = request.app.state.settings.admin_token.get_secret_value()
-    if not hmac.compare_digest(token.encode(), expected.encode()):
+    if not is_admin_token(bearer_token(request), expected=request.app.state.settings.admin_token.get_secret_value()):
         raise Forbidden("This provisioning call needs the admin token.")
 
 

@@ -5,13 +5,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
+from relay_contracts.staff import SessionsEndedBecause
 from relay_contracts.tenants import TenantId
 from relay_gateway import domain, flows
-from relay_gateway.models import NewSession, Session, SessionStaff, SignIn, StaffAccountIn, StaffList, StaffMember
-from relay_gateway.models import TenantIn, TenantView
+from relay_gateway.access import Now, SignedInStaff, clock_of, signed_in
+from relay_gateway.models import NewSession, PasswordChange, Session, SessionsEnded, SessionStaff, SignIn
+from relay_gateway.models import StaffAccountIn, StaffList, StaffMember, TenantIn, TenantView, TotpCode
+from relay_gateway.models import TotpEnrolment, TotpStatus
 from relay_gateway.settings import GatewaySettings
 from relay_gateway.upstream import Services, services_of
-from relay_kit.auth import AdminOnly, CurrentStaff
+from relay_kit.auth import AdminOnly
+from relay_kit.errors import Unauthorized
 from relay_kit.store import Database
 from relay_kit.unit_of_work import UnitOfWork
 
@@ -46,36 +50,100 @@ PASSED_ON_REFUSAL = {400: {"description": "refused by ingest, its answer unchang
                      503: {"description": "ingest is not answering"}}
 
 
-@router.post("/api/session", response_model=NewSession, tags=["session"])
-async def sign_in(body: SignIn, response: Response, database: OwnDatabase, settings: Settings) -> NewSession:
-    """Check credentials; answer with a session token (also set as an HttpOnly cookie)."""
+THROTTLED = {429: {"description": "too many wrong passwords lately: wait `Retry-After` seconds"}}
+SESSION_ENDED = {401: {"description": "no token, a bad one, or its session has ended: sign in again"}}
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/api/session", response_model=NewSession, responses=THROTTLED, tags=["session"])
+async def sign_in(body: SignIn, request: Request, response: Response, database: OwnDatabase,
+                  settings: Settings) -> NewSession:
+    """Check credentials; open a session and answer with its token (also set as an HttpOnly cookie).
+
+    Wrong passwords are throttled per account and per client address (429 with Retry-After, growing waits).
+    """
     ttl = timedelta(hours=settings.session_hours)
-    session = await flows.sign_in(database=database, credentials=body,
-                                  secret=settings.jwt_secret.get_secret_value(), ttl=ttl)
+    session = await flows.sign_in(
+        database=database, credentials=body, client_address=_client_address(request),
+        secret=settings.jwt_secret.get_secret_value(), ttl=ttl, clock=clock_of(request),
+        account_throttle=domain.Throttle(free_failures=settings.sign_in_free_failures_per_account,
+                                         first_delay_seconds=settings.sign_in_first_delay_seconds,
+                                         longest_delay_seconds=settings.sign_in_longest_delay_seconds),
+        address_throttle=domain.Throttle(free_failures=settings.sign_in_free_failures_per_address,
+                                         first_delay_seconds=settings.sign_in_first_delay_seconds,
+                                         longest_delay_seconds=settings.sign_in_longest_delay_seconds,
+                                         forget_after_seconds=settings.sign_in_address_quiet_reset_seconds),
+    )
     response.set_cookie(COOKIE, session.token, max_age=int(ttl.total_seconds()), httponly=True, samesite="lax",
-                        secure=settings.secure_cookies)
+                        secure=settings.cookies_secure)
     return session
 
 
-@router.get("/api/session", response_model=Session, tags=["session"])
-async def who_am_i(staff: CurrentStaff) -> Session:
+@router.get("/api/session", response_model=Session, responses=SESSION_ENDED, tags=["session"])
+async def who_am_i(signed: SignedInStaff) -> Session:
     """The signed-in staff member."""
+    staff = signed.staff
     return Session(tenant_id=staff.tenant_id,
                    staff=SessionStaff(staff_id=staff.staff_id, display_name=staff.name, role=staff.role))
 
 
 @router.delete("/api/session", status_code=204, tags=["session"])
-async def sign_out(response: Response) -> Response:
-    """Forget the session cookie."""
-    response.delete_cookie(COOKIE)
+async def sign_out(request: Request, response: Response, database: OwnDatabase, unit_of_work: OwnUnitOfWork,
+                   settings: Settings, now: Now) -> Response:
+    """End this session (its token stops working everywhere at once) and forget the cookie."""
+    try:
+        signed = await signed_in(request)
+    except Unauthorized:
+        signed = None
+    if signed is not None:
+        await flows.end_sessions(database=database, unit_of_work=unit_of_work, tenant_id=signed.staff.tenant_id,
+                                 staff_id=signed.staff.staff_id, session_ids=[signed.session.session_id],
+                                 reason=SessionsEndedBecause.SIGNED_OUT, now=now)
+    response.delete_cookie(COOKIE, httponly=True, samesite="lax", secure=settings.cookies_secure)
     response.status_code = 204
     return response
 
 
-@router.get("/api/staff", response_model=StaffList, tags=["staff"])
-async def list_staff(staff: CurrentStaff, database: OwnDatabase) -> StaffList:
+@router.delete("/api/sessions", response_model=SessionsEnded, responses=SESSION_ENDED, tags=["session"])
+async def sign_out_everywhere(signed: SignedInStaff, response: Response, database: OwnDatabase,
+                              unit_of_work: OwnUnitOfWork, settings: Settings, now: Now) -> SessionsEnded:
+    """End every session of mine, on every device (this one too)."""
+    ended = await flows.end_sessions(database=database, unit_of_work=unit_of_work, tenant_id=signed.staff.tenant_id,
+                                     staff_id=signed.staff.staff_id, session_ids=None,
+                                     reason=SessionsEndedBecause.SIGNED_OUT_EVERYWHERE, now=now)
+    response.delete_cookie(COOKIE, httponly=True, samesite="lax", secure=settings.cookies_secure)
+    return SessionsEnded(ended=ended)
+
+
+@router.put("/api/session/password", response_model=SessionsEnded, responses=SESSION_ENDED, tags=["session"])
+async def change_password(body: PasswordChange, signed: SignedInStaff, response: Response, database: OwnDatabase,
+                          unit_of_work: OwnUnitOfWork, settings: Settings, now: Now) -> SessionsEnded:
+    """Change my password (the current one is checked); every session of mine ends, so sign in again."""
+    ended = await flows.change_own_password(database=database, unit_of_work=unit_of_work, staff=signed.staff,
+                                            change=body, now=now)
+    response.delete_cookie(COOKIE, httponly=True, samesite="lax", secure=settings.cookies_secure)
+    return SessionsEnded(ended=ended)
+
+
+@router.post("/api/session/totp", response_model=TotpEnrolment, responses=SESSION_ENDED, tags=["session"])
+async def start_two_factor(signed: SignedInStaff, database: OwnDatabase) -> TotpEnrolment:
+    """Start two-factor sign-in: a new TOTP secret for my authenticator app (on once a code confirms it)."""
+    return await flows.start_totp(database=database, staff=signed.staff)
+
+
+@router.post("/api/session/totp/confirm", response_model=TotpStatus, responses=SESSION_ENDED, tags=["session"])
+async def confirm_two_factor(body: TotpCode, signed: SignedInStaff, database: OwnDatabase, now: Now) -> TotpStatus:
+    """Turn two-factor sign-in on with a code from the new secret; every later sign-in asks for a code."""
+    return await flows.confirm_totp(database=database, staff=signed.staff, code=body.code, now=now)
+
+
+@router.get("/api/staff", response_model=StaffList, responses=SESSION_ENDED, tags=["staff"])
+async def list_staff(signed: SignedInStaff, database: OwnDatabase) -> StaffList:
     """Everyone on my tenant's staff (for assigning issues and starting private messages)."""
-    return await flows.staff_of(database=database, tenant_id=staff.tenant_id)
+    return await flows.staff_of(database=database, tenant_id=signed.staff.tenant_id)
 
 
 @router.put("/api/admin/tenants/{tenant_id}", response_model=TenantView, dependencies=[AdminOnly],
@@ -100,3 +168,30 @@ async def save_staff_account(tenant_id: TenantOfPath, username: Username, body: 
     """Create or change a staff account (admin token); other services learn of it from staff.events."""
     return await flows.save_staff_account(database=database, unit_of_work=unit_of_work, tenant_id=tenant_id,
                                           username=username, change=body)
+
+
+@router.delete("/api/admin/tenants/{tenant_id}/staff/{username}/sessions", response_model=SessionsEnded,
+               dependencies=[AdminOnly], tags=["provisioning"])
+async def end_staff_sessions(tenant_id: TenantOfPath, username: Username, database: OwnDatabase,
+                             unit_of_work: OwnUnitOfWork, now: Now) -> SessionsEnded:
+    """Sign a staff member out everywhere (admin token): every session and live connection of theirs ends."""
+    return SessionsEnded(ended=await flows.end_sessions_of_account(
+        database=database, unit_of_work=unit_of_work, tenant_id=tenant_id, username=username, now=now))
+
+
+@router.put("/api/admin/tenants/{tenant_id}/staff/{username}/totp", response_model=TotpEnrolment,
+            dependencies=[AdminOnly], tags=["provisioning"])
+async def set_up_staff_two_factor(tenant_id: TenantOfPath, username: Username, database: OwnDatabase) -> TotpEnrolment:
+    """Set up two-factor sign-in for an account (admin token): a new secret, required from the next sign-in."""
+    enrolment = await flows.set_totp_of_account(database=database, tenant_id=tenant_id, username=username,
+                                                enabled=True)
+    assert enrolment is not None
+    return enrolment
+
+
+@router.delete("/api/admin/tenants/{tenant_id}/staff/{username}/totp", status_code=204, dependencies=[AdminOnly],
+               tags=["provisioning"])
+async def turn_off_staff_two_factor(tenant_id: TenantOfPath, username: Username, database: OwnDatabase) -> Response:
+    """Turn an account's two-factor sign-in off (admin token), say after a lost phone."""
+    await flows.set_totp_of_account(database=database, tenant_id=tenant_id, username=username, enabled=False)
+    return Response(status_code=204)

@@ -3,8 +3,9 @@
 import httpx
 from fastapi import FastAPI
 
-from relay_contracts.staff import StaffAccountSaved
-from relay_gateway import api, live, proxy, store, ui
+from relay_contracts.staff import StaffAccountSaved, StaffSessionsEnded
+from relay_gateway import api, edge, live, proxy, store, ui
+from relay_gateway.access import system_clock
 from relay_gateway.settings import GatewaySettings
 from relay_gateway.upstream import Refused, Services, answer_refused
 from relay_kit.service import Runtime, service_app
@@ -12,11 +13,11 @@ from relay_kit.store import Database, apply_indexes
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
-    """The gateway app: it consumes nothing and publishes staff account events."""
+    """The gateway app: it consumes nothing and publishes staff account and session events."""
     settings = settings or GatewaySettings()
     runtime = Runtime(settings)
     runtime.use_unit_of_work([store.STAFF])
-    runtime.declare_publishing(StaffAccountSaved)
+    runtime.declare_publishing(StaffAccountSaved, StaffSessionsEnded)
     services = Services(settings=settings, client=httpx.AsyncClient(timeout=settings.upstream_timeout_seconds))
     runtime.on_stop.append(services.close)
 
@@ -27,6 +28,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         runtime, title="Relay gateway", routers=[api.router, live.router, ui.router, proxy.router], prepare=prepare
     )
     app.state.services = services
+    app.state.clock = system_clock
+    app.add_middleware(edge.PathGuard)  # inside the headers, so its refusals carry them too
+    app.add_middleware(edge.SecurityHeaders, public_url=settings.public_url)
     app.add_exception_handler(Refused, answer_refused)  # type: ignore[arg-type]
     app.mount("/static", ui.RevalidatedStaticFiles(directory=ui.STATIC), name="static")
     return app

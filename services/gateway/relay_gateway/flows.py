@@ -1,23 +1,30 @@
-"""The gateway's multi-step work: signing in, saving staff accounts with their event, provisioning tenants."""
+"""The gateway's multi-step work: signing in (throttled), ending sessions, saving staff accounts with their
+event, provisioning tenants."""
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from relay_contracts import new_event
+from relay_contracts.staff import SessionsEndedBecause
 from relay_gateway import domain, store
 from relay_gateway.models import (
     NewSession,
+    PasswordChange,
     ProviderSettings,
     SignIn,
+    SignInSession,
     StaffAccountIn,
     StaffList,
     StaffMember,
     TenantIn,
     TenantView,
+    TotpEnrolment,
+    TotpStatus,
 )
 from relay_gateway.upstream import Refused, Services
-from relay_kit.auth import StaffPrincipal, issue_token
-from relay_kit.errors import Conflict, NotFound
+from relay_kit.auth import StaffPrincipal, issue_token, session_id_of, verify_token
+from relay_kit.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from relay_kit.store import Database
 from relay_kit.unit_of_work import OnPublishFailure, UnitOfWork
 
@@ -26,14 +33,129 @@ PRODUCER = "gateway"
 _INGEST_TENANT_FIELDS = {"tenant_id", "name", "created_at", "updated_at"}
 
 
-async def sign_in(*, database: Database, credentials: SignIn, secret: str, ttl: timedelta) -> NewSession:
-    """Check the credentials and sign a session token for the account they name."""
+async def sign_in(*, database: Database, credentials: SignIn, client_address: str, secret: str, ttl: timedelta,
+                  account_throttle: domain.Throttle, address_throttle: domain.Throttle,
+                  clock: Callable[[], datetime]) -> NewSession:
+    """Check the credentials (unless too many were wrong lately) and open a session for the account they name.
+
+    Wrong passwords are counted per account and per client address; past the free ones each further attempt
+    must wait, doubling every time (429 with Retry-After). A good sign-in clears the account's count.
+    """
+    account_key = domain.account_key(tenant_id=credentials.tenant, username=credentials.username)
+    address_key = domain.address_key(client_address)
+    domain.check_not_throttled(await store.get_failures(database, keys=[account_key, address_key]), now=clock())
     found = await store.get_staff(database, tenant_id=credentials.tenant, username=credentials.username)
-    account = domain.check_sign_in(found, password=credentials.password)
+    try:
+        account = domain.check_sign_in(found, password=credentials.password)
+        tenant = await store.get_tenant(database, tenant_id=account.tenant_id)
+        step = domain.check_second_factor(account, code=credentials.code, now=clock(),
+                                          required_for_admins=bool(tenant and tenant.require_totp_for_admins))
+        if step is not None and not await store.use_totp_step(database, staff_id=account.staff_id, step=step):
+            raise Unauthorized("The code was used already; enter the next one.", code="totp_wrong")
+    except Unauthorized:
+        now = clock()  # after the (deliberately slow) password check: the wait starts when the failure is known
+        records = {r.key: r for r in await store.get_failures(database, keys=[account_key, address_key])}
+        for key, throttle in ((account_key, account_throttle), (address_key, address_throttle)):
+            await store.save_failures(database, record=domain.failures_counted(records.get(key), key=key,
+                                                                               throttle=throttle, now=now))
+        raise
+    await store.forget_failures(database, key=account_key)
+    session = domain.new_session(account, now=clock(), ttl=ttl)
+    await store.add_session(database, session=session)
     principal = StaffPrincipal(staff_id=account.staff_id, tenant_id=account.tenant_id, name=account.display_name,
                                role=account.role)
-    return NewSession(token=issue_token(principal, secret=secret, ttl=ttl), tenant_id=account.tenant_id,
-                      staff=StaffMember.of(account))
+    return NewSession(token=issue_token(principal, secret=secret, ttl=ttl, session_id=session.session_id),
+                      tenant_id=account.tenant_id, staff=StaffMember.of(account))
+
+
+async def open_session(*, database: Database, token: str, secret: str,
+                       now: datetime) -> tuple[StaffPrincipal, SignInSession]:
+    """Who a token signs in, if its server-side session is still open; Unauthorized otherwise."""
+    principal = verify_token(token, secret=secret)
+    session_id = session_id_of(token, secret=secret)
+    session = await store.get_session(database, session_id=session_id) if session_id else None
+    return principal, domain.check_session(session, staff_id=principal.staff_id, tenant_id=principal.tenant_id,
+                                           now=now)
+
+
+async def end_sessions(*, database: Database, unit_of_work: UnitOfWork, tenant_id: str, staff_id: str,
+                       session_ids: list[str] | None, reason: SessionsEndedBecause, now: datetime) -> int:
+    """End sessions of an account (None: all) and announce it on staff.events, so notify closes their sockets."""
+    ended = await store.end_sessions(database, tenant_id=tenant_id, staff_id=staff_id, session_ids=session_ids,
+                                     reason=reason.value, now=now)
+    if not ended and session_ids is not None:
+        return 0
+    event = new_event(domain.sessions_ended(staff_id=staff_id, session_ids=ended, every_session=session_ids is None,
+                                            reason=reason), tenant_id=tenant_id, producer=PRODUCER)
+    await unit_of_work.commit(store.announce(database, staff_id=staff_id, events=[event]), collection=store.STAFF,
+                              document_id=staff_id, on_publish_failure=OnPublishFailure.LEAVE_TO_SWEEPER)
+    return len(ended)
+
+
+async def end_sessions_of_account(*, database: Database, unit_of_work: UnitOfWork, tenant_id: str, username: str,
+                                  now: datetime) -> int:
+    """An administrator's "sign out everywhere" for one account."""
+    account = await store.get_staff(database, tenant_id=tenant_id, username=username)
+    if account is None:
+        raise NotFound(f"No staff account {username!r} on tenant {tenant_id!r}.")
+    return await end_sessions(database=database, unit_of_work=unit_of_work, tenant_id=tenant_id,
+                              staff_id=account.staff_id, session_ids=None,
+                              reason=SessionsEndedBecause.ENDED_BY_ADMIN, now=now)
+
+
+async def change_own_password(*, database: Database, unit_of_work: UnitOfWork, staff: StaffPrincipal,
+                              change: PasswordChange, now: datetime) -> int:
+    """A staff member's new password, after checking the current one; every session of theirs ends."""
+    account = await store.get_staff_by_id(database, tenant_id=staff.tenant_id, staff_id=staff.staff_id)
+    if account is None or not account.active:
+        raise Unauthorized("Sign in again: this account is not active.")
+    try:
+        domain.verify_password(password_hash=account.password_hash, password=change.current_password)
+    except Unauthorized:
+        raise Forbidden("The current password is not right; nothing was changed.") from None
+    await store.set_password(database, account=account, password_hash=domain.hash_password(change.new_password))
+    return await end_sessions(database=database, unit_of_work=unit_of_work, tenant_id=staff.tenant_id,
+                              staff_id=staff.staff_id, session_ids=None,
+                              reason=SessionsEndedBecause.PASSWORD_CHANGED, now=now)
+
+
+async def start_totp(*, database: Database, staff: StaffPrincipal) -> TotpEnrolment:
+    """A new, unconfirmed TOTP secret for my account (two-factor starts once a code confirms it)."""
+    account = await store.get_staff_by_id(database, tenant_id=staff.tenant_id, staff_id=staff.staff_id)
+    if account is None:
+        raise Unauthorized("Sign in again: this account is not active.")
+    if account.totp_confirmed:
+        raise Conflict("Two-factor sign-in is on already; an administrator can reset it.")
+    secret = domain.new_totp_secret()
+    await store.set_totp(database, staff_id=account.staff_id, secret=secret, confirmed=False)
+    return TotpEnrolment(secret=secret, otpauth_uri=domain.totp_uri(secret=secret, tenant_id=account.tenant_id,
+                                                                   username=account.username))
+
+
+async def confirm_totp(*, database: Database, staff: StaffPrincipal, code: str, now: datetime) -> TotpStatus:
+    """Turn two-factor sign-in on, once a code from the new secret proves the app has it."""
+    account = await store.get_staff_by_id(database, tenant_id=staff.tenant_id, staff_id=staff.staff_id)
+    if account is None or not account.totp_secret:
+        raise Conflict("Start with POST /api/session/totp to get a secret first.")
+    step = domain.totp_step(secret=account.totp_secret, code=code, now=now, last_step=account.totp_last_step)
+    if step is None or not await store.use_totp_step(database, staff_id=account.staff_id, step=step, confirm=True):
+        raise BadRequest("The code is not right; enter the current one from the authenticator app.")
+    return TotpStatus(enabled=True)
+
+
+async def set_totp_of_account(*, database: Database, tenant_id: str, username: str,
+                              enabled: bool) -> TotpEnrolment | None:
+    """An administrator sets up (a new secret, on at once) or turns off an account's two-factor sign-in."""
+    account = await store.get_staff(database, tenant_id=tenant_id, username=username)
+    if account is None:
+        raise NotFound(f"No staff account {username!r} on tenant {tenant_id!r}.")
+    if not enabled:
+        await store.set_totp(database, staff_id=account.staff_id, secret=None, confirmed=False)
+        return None
+    secret = domain.new_totp_secret()
+    await store.set_totp(database, staff_id=account.staff_id, secret=secret, confirmed=True)
+    return TotpEnrolment(secret=secret, otpauth_uri=domain.totp_uri(secret=secret, tenant_id=tenant_id,
+                                                                   username=username))
 
 
 async def staff_of(*, database: Database, tenant_id: str) -> StaffList:
@@ -60,6 +182,10 @@ async def save_staff_account(
             document_id=account.staff_id, on_publish_failure=OnPublishFailure.LEAVE_TO_SWEEPER,
         )
         if saved:
+            reason = domain.sessions_to_end(existing=existing, saved=account, password_changed=bool(change.password))
+            if reason is not None:
+                await end_sessions(database=database, unit_of_work=unit_of_work, tenant_id=tenant_id,
+                                   staff_id=account.staff_id, session_ids=None, reason=reason, now=datetime.now(UTC))
             return StaffMember.of(account)
     raise Conflict(f"Someone else is saving {username!r} at the same moment; send the change again.")
 
@@ -75,8 +201,10 @@ async def provision_tenant(*, database: Database, services: Services, tenant_id:
         answer = await services.as_admin("PUT", service="ingest", path=f"/api/tenants/{tenant_id}",
                                          json={**change.providers, "name": change.name})
         providers = _providers_of(answer.json())
-    tenant = await store.save_tenant(database, tenant_id=tenant_id, name=change.name)
-    return TenantView(tenant_id=tenant.tenant_id, name=tenant.name, providers=providers)
+    tenant = await store.save_tenant(database, tenant_id=tenant_id, name=change.name,
+                                     require_totp_for_admins=change.require_totp_for_admins)
+    return TenantView(tenant_id=tenant.tenant_id, name=tenant.name,
+                      require_totp_for_admins=tenant.require_totp_for_admins, providers=providers)
 
 
 async def read_tenant(*, database: Database, services: Services, tenant_id: str) -> TenantView:
@@ -89,8 +217,10 @@ async def read_tenant(*, database: Database, services: Services, tenant_id: str)
     except Refused as refused:
         if refused.response.status_code != 404:
             raise
-        return TenantView(tenant_id=tenant.tenant_id, name=tenant.name, providers=None)
-    return TenantView(tenant_id=tenant.tenant_id, name=tenant.name, providers=_providers_of(answer.json()))
+        return TenantView(tenant_id=tenant.tenant_id, name=tenant.name,
+                          require_totp_for_admins=tenant.require_totp_for_admins, providers=None)
+    return TenantView(tenant_id=tenant.tenant_id, name=tenant.name,
+                      require_totp_for_admins=tenant.require_totp_for_admins, providers=_providers_of(answer.json()))
 
 
 def _providers_of(answer: dict[str, Any]) -> ProviderSettings:

@@ -8,32 +8,41 @@ from urllib.parse import urlencode
 import websockets
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from relay_kit.auth import verify_token
+from relay_gateway.access import signed_in, token_of
+from relay_gateway.edge import origin_allowed
 from relay_kit.errors import Unauthorized
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 UNAUTHORIZED_CLOSE = 4401
+FORBIDDEN_ORIGIN_CLOSE = 4403
 UPSTREAM_GONE_CLOSE = 1011
 
 
 @router.websocket("/ws")
 async def live_updates(websocket: WebSocket) -> None:
-    """Relay one browser tab's live connection to notify, after checking its session."""
+    """Relay one browser tab's live connection to notify, after checking its origin and its open session.
+
+    The token goes to notify in a header, never in the URL (URLs end up in logs).
+    """
     settings = websocket.app.state.settings
-    token = websocket.query_params.get("token") or websocket.cookies.get("relay_session") or ""
+    if not origin_allowed(websocket.headers.get("origin"), public_url=settings.public_url,
+                          host=websocket.headers.get("host"), scheme=websocket.url.scheme):
+        log.warning("refused a live connection from another origin")
+        await websocket.close(code=FORBIDDEN_ORIGIN_CLOSE, reason="origin not allowed")
+        return
+    token = websocket.query_params.get("token") or token_of(websocket) or ""
     try:
-        verify_token(token, secret=settings.jwt_secret.get_secret_value())
+        await signed_in(websocket, token)
     except Unauthorized:
         await websocket.close(code=UNAUTHORIZED_CLOSE, reason="sign in again")
         return
-    query = {"token": token}
-    if websocket.query_params.get("since"):
-        query["since"] = websocket.query_params["since"]
-    upstream_url = settings.notify_url.replace("http", "ws", 1) + "/ws?" + urlencode(query)
+    query = {"since": websocket.query_params["since"]} if websocket.query_params.get("since") else {}
+    upstream_url = settings.notify_url.replace("http", "ws", 1) + "/ws" + (f"?{urlencode(query)}" if query else "")
     try:
-        upstream = await websockets.connect(upstream_url, open_timeout=5, max_size=1_000_000)
+        upstream = await websockets.connect(upstream_url, open_timeout=5, max_size=1_000_000,
+                                            additional_headers={"authorization": f"Bearer {token}"})
     except (OSError, websockets.WebSocketException, TimeoutError) as error:
         log.warning("notify did not accept a live connection: %r", error)
         await websocket.close(code=UPSTREAM_GONE_CLOSE, reason="live updates unavailable")
@@ -43,8 +52,17 @@ async def live_updates(websocket: WebSocket) -> None:
         await _pump(websocket, upstream)
     finally:
         await upstream.close()
+        code, reason = _close_of(upstream)
         with contextlib.suppress(RuntimeError):
-            await websocket.close()
+            await websocket.close(code=code, reason=reason)
+
+
+def _close_of(upstream: websockets.ClientConnection) -> tuple[int, str]:
+    """How notify closed (a revoked session: 4401 with its reason), passed on to the browser as it is."""
+    code = upstream.close_code
+    if code is None or code in (1005, 1006, 1015):  # none given, or the connection dropped
+        return 1000, ""
+    return code, upstream.close_reason or ""
 
 
 async def _pump(browser: WebSocket, upstream: websockets.ClientConnection) -> None:

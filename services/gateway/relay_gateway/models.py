@@ -20,6 +20,7 @@ class Tenant(BaseModel):
 
     tenant_id: TenantId
     name: str
+    require_totp_for_admins: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -34,6 +35,30 @@ class StaffAccount(BaseModel):
     role: StaffRole = StaffRole.STAFF
     active: bool = True
     password_hash: str | None = Field(default=None, repr=False)
+    totp_secret: str | None = Field(default=None, repr=False)
+    totp_confirmed: bool = False
+    totp_last_step: int | None = None
+
+
+class SignInSession(BaseModel):
+    """One sign-in, kept server-side so it can be ended before its token expires."""
+
+    session_id: str
+    tenant_id: TenantId
+    staff_id: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+    ended_because: str | None = None
+
+
+class SignInFailures(BaseModel):
+    """Recent wrong passwords for one account or from one client address, and until when the next must wait."""
+
+    key: str
+    failures: int = 0
+    last_failure_at: datetime | None = None
+    blocked_until: datetime | None = None
 
 
 # --- sent by callers ------------------------------------------------------------------------------
@@ -50,6 +75,8 @@ class TenantIn(BaseModel):
         description="the tenant's provider settings, passed to ingest as they are (which checks them); "
         "omitted = leave them as they are",
     )
+    require_totp_for_admins: bool | None = Field(
+        default=None, description="admins must sign in with a TOTP code; omitted = leave it as it is")
 
 
 class StaffAccountIn(BaseModel):
@@ -62,12 +89,21 @@ class StaffAccountIn(BaseModel):
     active: bool = True
 
 
+class PasswordChange(BaseModel):
+    """A staff member's own password change: the current password, and the new one."""
+
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=8, max_length=200)
+
+
 class SignIn(BaseModel):
     """A staff member's credentials."""
 
     tenant: str = Field(min_length=1, max_length=63)
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
+    code: str | None = Field(default=None, pattern=r"^[0-9]{6}$",
+                             description="the 6-digit TOTP code, for an account with two-factor sign-in")
 
     @field_validator("tenant", "username")
     @classmethod
@@ -122,11 +158,37 @@ class NewSession(BaseModel):
     staff: StaffMember
 
 
+class TotpCode(BaseModel):
+    """A 6-digit code from the authenticator app."""
+
+    code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+class TotpEnrolment(BaseModel):
+    """A new TOTP secret to add to an authenticator app; confirm it with a code before it is required."""
+
+    secret: str
+    otpauth_uri: str
+
+
+class TotpStatus(BaseModel):
+    """Whether the account signs in with a TOTP code."""
+
+    enabled: bool
+
+
+class SessionsEnded(BaseModel):
+    """How many sessions a sign-out ended."""
+
+    ended: int
+
+
 class TenantView(BaseModel):
     """A tenant as administrators read it: its name and its provider settings with secrets masked."""
 
     tenant_id: str
     name: str
+    require_totp_for_admins: bool = False
     providers: ProviderSettings | None = Field(
         default=None, description="what ingest holds for the tenant, secrets masked; null = none set up yet")
 

@@ -5,9 +5,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from relay_gateway.access import signed_in
 from relay_gateway.models import ApiDocument
 from relay_gateway.upstream import passed_back, services_of
-from relay_kit.auth import bearer_token
+from relay_kit.auth import bearer_token, is_admin_token
 from relay_kit.errors import NotFound, Unavailable
 
 router = APIRouter()
@@ -61,14 +62,18 @@ async def api_document(service: DocumentedService, document: ApiDocumentKind, re
 @router.api_route("/api/{area}", methods=METHODS, include_in_schema=False)
 @router.api_route("/api/{area}/{rest:path}", methods=METHODS, include_in_schema=False)
 async def route_api(area: str, request: Request, rest: str = "") -> Response:
-    """Pass a staff API call to the service that owns its area, with the session as a bearer token."""
+    """Pass a staff API call to the service that owns its area, with the session as a bearer token.
+
+    The call goes on only with the admin token (provisioning) or a token whose session is still open here.
+    """
     service = AREAS.get(area)
     if service is None:
         raise NotFound(f"There is no API area {area!r}.")
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_HEADERS}
     token = bearer_token(request)
-    if token:
-        headers["authorization"] = f"Bearer {token}"
+    if not is_admin_token(token, expected=request.app.state.settings.admin_token.get_secret_value()):
+        await signed_in(request, token or "")
+    headers["authorization"] = f"Bearer {token}"
     return await _forward(request, service=service, headers=headers)
 
 

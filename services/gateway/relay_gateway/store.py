@@ -1,4 +1,5 @@
-"""The gateway's own database: tenants and staff accounts (with their pending events), as models at its edge."""
+"""The gateway's own database: tenants, staff accounts (with their pending events), sign-in sessions and
+recent wrong passwords, as models at its edge."""
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -7,7 +8,7 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 
 from relay_contracts import Envelope
-from relay_gateway.models import StaffAccount, Tenant
+from relay_gateway.models import SignInFailures, SignInSession, StaffAccount, Tenant
 from relay_kit import outbox
 from relay_kit.store import Database, is_duplicate_key
 
@@ -15,21 +16,33 @@ TENANTS = "tenants"
 STAFF = "staff"
 """Staff accounts; a document's `_id` is its `staff_id`, so the unit of work can find it right after the write."""
 
+SESSIONS = "sessions"
+"""Sign-in sessions; a document's `_id` is its `session_id`."""
+SIGN_IN_FAILURES = "sign_in_failures"
+"""Recent wrong passwords per account and per client address; a document's `_id` is its key."""
+
 INDEXES = {
     TENANTS: [IndexModel([("tenant_id", ASCENDING)], unique=True, name="tenant_id_unique")],
     STAFF: [
         IndexModel([("tenant_id", ASCENDING), ("username", ASCENDING)], unique=True, name="username_unique"),
         IndexModel([("tenant_id", ASCENDING), ("staff_id", ASCENDING)], unique=True, name="staff_id_unique"),
     ],
+    SESSIONS: [IndexModel([("tenant_id", ASCENDING), ("staff_id", ASCENDING)], name="sessions_of_staff"),
+               # MongoDB drops a session once its token has expired anyway (the stand-in keeps it: harmless)
+               IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="sessions_expire")],
 }
 
 
-async def save_tenant(database: Database, *, tenant_id: str, name: str) -> Tenant:
-    """Create or rename a tenant."""
+async def save_tenant(database: Database, *, tenant_id: str, name: str,
+                      require_totp_for_admins: bool | None = None) -> Tenant:
+    """Create or rename a tenant (and set whether its admins need two-factor sign-in, when given)."""
     now = datetime.now(UTC)
+    changes: dict[str, Any] = {"name": name, "updated_at": now}
+    if require_totp_for_admins is not None:
+        changes["require_totp_for_admins"] = require_totp_for_admins
     document = await database[TENANTS].find_one_and_update(
         {"tenant_id": tenant_id},
-        {"$set": {"name": name, "updated_at": now}, "$setOnInsert": {"created_at": now}},
+        {"$set": changes, "$setOnInsert": {"created_at": now}},
         upsert=True,
         return_document=ReturnDocument.AFTER,
     )
@@ -78,3 +91,79 @@ async def list_staff(database: Database, *, tenant_id: str) -> list[StaffAccount
         {"tenant_id": tenant_id, "active": True}, {"password_hash": 0, outbox.FIELD: 0}
     ).sort("display_name", ASCENDING)
     return [StaffAccount.model_validate(document) for document in await cursor.to_list(None)]
+
+
+async def get_staff_by_id(database: Database, *, tenant_id: str, staff_id: str) -> StaffAccount | None:
+    """A staff account by its id, or None."""
+    document = await database[STAFF].find_one({"tenant_id": tenant_id, "staff_id": staff_id}, {outbox.FIELD: 0})
+    return StaffAccount.model_validate(document) if document else None
+
+
+async def set_password(database: Database, *, account: StaffAccount, password_hash: str) -> None:
+    """Replace an account's password hash."""
+    await database[STAFF].update_one({"_id": account.staff_id},
+                                     {"$set": {"password_hash": password_hash, "updated_at": datetime.now(UTC)}})
+
+
+async def add_session(database: Database, *, session: SignInSession) -> None:
+    """Keep a new sign-in session."""
+    await database[SESSIONS].insert_one({"_id": session.session_id, **session.model_dump()})
+
+
+async def get_session(database: Database, *, session_id: str) -> SignInSession | None:
+    """A session by its id, or None."""
+    document = await database[SESSIONS].find_one({"_id": session_id})
+    return SignInSession.model_validate(document) if document else None
+
+
+async def end_sessions(database: Database, *, tenant_id: str, staff_id: str, session_ids: list[str] | None,
+                       reason: str, now: datetime) -> list[str]:
+    """End the given open sessions of an account (None: every one); the ids of those it ended."""
+    query: dict[str, Any] = {"tenant_id": tenant_id, "staff_id": staff_id, "ended_at": None}
+    if session_ids is not None:
+        query["_id"] = {"$in": session_ids}
+    ended = [document["_id"] for document in await database[SESSIONS].find(query, {"_id": 1}).to_list(None)]
+    if ended:
+        await database[SESSIONS].update_many({"_id": {"$in": ended}, "ended_at": None},
+                                             {"$set": {"ended_at": now, "ended_because": reason}})
+    return ended
+
+
+async def announce(database: Database, *, staff_id: str, events: Iterable[Envelope[Any]]) -> bool:
+    """Keep events about an account on its document, for the unit of work to publish (False: no account)."""
+    result = await database[STAFF].update_one({"_id": staff_id}, {"$push": outbox.push_events(events)})
+    return result.matched_count > 0
+
+
+async def get_failures(database: Database, *, keys: list[str]) -> list[SignInFailures]:
+    """The recent wrong passwords recorded under these keys."""
+    documents = await database[SIGN_IN_FAILURES].find({"_id": {"$in": keys}}).to_list(None)
+    return [SignInFailures.model_validate(document) for document in documents]
+
+
+async def save_failures(database: Database, *, record: SignInFailures) -> None:
+    """Keep the count of recent wrong passwords under a key."""
+    await database[SIGN_IN_FAILURES].replace_one({"_id": record.key}, {"_id": record.key, **record.model_dump()},
+                                                 upsert=True)
+
+
+async def forget_failures(database: Database, *, key: str) -> None:
+    """A good sign-in: the account starts afresh."""
+    await database[SIGN_IN_FAILURES].delete_one({"_id": key})
+
+
+async def set_totp(database: Database, *, staff_id: str, secret: str | None, confirmed: bool) -> None:
+    """Set (or, with None, remove) an account's TOTP secret."""
+    await database[STAFF].update_one({"_id": staff_id}, {"$set": {
+        "totp_secret": secret, "totp_confirmed": confirmed and secret is not None, "totp_last_step": None,
+        "updated_at": datetime.now(UTC)}})
+
+
+async def use_totp_step(database: Database, *, staff_id: str, step: int, confirm: bool = False) -> bool:
+    """Record the time step a code was used for; False if that step (or a later one) was used already."""
+    changes: dict[str, Any] = {"totp_last_step": step}
+    if confirm:
+        changes["totp_confirmed"] = True
+    result = await database[STAFF].update_one(
+        {"_id": staff_id, "$or": [{"totp_last_step": None}, {"totp_last_step": {"$lt": step}}]}, {"$set": changes})
+    return result.matched_count > 0

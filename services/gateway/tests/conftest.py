@@ -4,6 +4,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,14 +23,15 @@ def dead_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-def _start_gateway(*, kafka_bootstrap: str, ingest_url: str | None = None) -> ServiceProcess:
-    """A gateway process whose routed services are down (ingest: the one given, if any)."""
+def _start_gateway(*, kafka_bootstrap: str, ingest_url: str | None = None, notify_url: str | None = None,
+                   env: dict[str, str] | None = None, log_dir: Path | None = None) -> ServiceProcess:
+    """A gateway process whose routed services are down (ingest and notify: the ones given, if any)."""
     down = dead_url()
     process = ServiceProcess("gateway", env={
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "RELAY_ISSUES_URL": down, "RELAY_CHAT_URL": down, "RELAY_INGEST_URL": ingest_url or down,
-        "RELAY_NOTIFY_URL": down,
-    }).start()
+        "RELAY_NOTIFY_URL": notify_url or down, **(env or {}),
+    }, log_dir=log_dir).start()
     process.wait_ready()
     return process
 
@@ -80,7 +82,8 @@ class FakeIngest(LoopbackJsonApi):
 
 @pytest.fixture(scope="session")
 def start_gateway() -> Callable[..., ServiceProcess]:
-    """Starts a gateway process: `start_gateway(kafka_bootstrap=..., ingest_url=None)` (the caller stops it)."""
+    """Starts a gateway process: `start_gateway(kafka_bootstrap=..., ingest_url=None, notify_url=None, env=None)`
+    (the caller stops it)."""
     return _start_gateway
 
 

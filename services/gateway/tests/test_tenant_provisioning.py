@@ -24,7 +24,7 @@ def test_provider_settings_are_passed_to_ingest_as_given_and_read_back_masked(
     [call] = [c for c in fake_ingest.calls if c.path == f"/api/tenants/{tenant}"]
     assert (call.method, call.body) == ("PUT", {"name": "Spotless", **providers})
     assert call.authorization == admin["authorization"]
-    assert saved.json() == {"tenant_id": tenant, "name": "Spotless",
+    assert saved.json() == {"tenant_id": tenant, "name": "Spotless", "require_totp_for_admins": False,
                             "providers": {"sms_provider": "twilio", "twilio": {**TWILIO, "auth_token": "****"},
                                           "mailgun": {"signing_key": "mg-key"}}}
 
@@ -40,10 +40,12 @@ def test_renaming_without_providers_leaves_ingest_alone(
     tenant = _tenant()
     saved = httpx.put(f"{gateway.url}/api/admin/tenants/{tenant}", json={"name": "Spotless"}, headers=admin)
     assert saved.status_code == 200
-    assert saved.json() == {"tenant_id": tenant, "name": "Spotless", "providers": None}
+    assert saved.json() == {"tenant_id": tenant, "name": "Spotless", "require_totp_for_admins": False,
+                            "providers": None}
     assert not [c for c in fake_ingest.calls if c.method == "PUT" and c.path == f"/api/tenants/{tenant}"]
     read = httpx.get(f"{gateway.url}/api/admin/tenants/{tenant}", headers=admin)
-    assert read.json() == {"tenant_id": tenant, "name": "Spotless", "providers": None}, "ingest has none: 404 there"
+    assert read.json() == {"tenant_id": tenant, "name": "Spotless", "require_totp_for_admins": False,
+                            "providers": None}, "ingest has none: 404 there"
 
 
 def test_ingest_refusing_the_provider_settings_is_answered_unchanged_and_nothing_is_stored(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from relay_kit.auth import verify_token
+from relay_kit.auth import session_id_of, verify_token
 from relay_kit.errors import Unauthorized
 from relay_notify.consumers import Following
 from relay_notify.hub import Connection, Hub
@@ -25,10 +25,11 @@ MAX_CLIENT_FRAME = 4096
 
 
 def _token(websocket: WebSocket) -> str:
+    """The session token, from `Authorization: Bearer` only: a token in a URL would end up in logs."""
     header = websocket.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return websocket.query_params.get("token") or websocket.cookies.get("relay_session") or ""
+    return ""
 
 
 @router.websocket("/ws")
@@ -39,11 +40,16 @@ async def live(websocket: WebSocket) -> None:
     token = _token(websocket)
     try:
         staff = verify_token(token, secret=settings.jwt_secret.get_secret_value())
+        session_id = session_id_of(token, secret=settings.jwt_secret.get_secret_value())
     except Unauthorized:
         await websocket.close(code=UNAUTHORIZED_CLOSE, reason="sign in again")
         return
+    if hub.ended_sessions.has_ended(session_id):
+        await websocket.close(code=UNAUTHORIZED_CLOSE, reason="session ended; sign in again")
+        return
     await websocket.accept()
-    connection = Connection(staff=staff, token=token, socket=websocket, queue_limit=settings.send_queue_limit)
+    connection = Connection(staff=staff, token=token, socket=websocket, queue_limit=settings.send_queue_limit,
+                            session_id=session_id)
     hub.attach(connection, since=websocket.query_params.get("since"))
     try:
         hub.load_unread(connection)

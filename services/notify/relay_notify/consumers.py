@@ -1,4 +1,4 @@
-"""One consumer per replica, in its own group, on chat, issue and presence events, starting at the latest.
+"""One consumer per replica, in its own group, on chat, issue, presence and staff events, starting at the latest.
 
 Every replica has its own group (notify-<replica id>), so every replica sees every event and
 pushes to its own connections. Handlers are typed by payload family and dispatched by type through
@@ -14,6 +14,7 @@ from typing import Any
 from relay_contracts import Envelope, EventPayload
 from relay_contracts.chat import ChatEvent, PresenceChanged, PresenceHeartbeat, TypingNotified
 from relay_contracts.issues import IssueEvent
+from relay_contracts.staff import StaffSessionsEnded
 from relay_contracts.topics import Topic
 from relay_kit.consuming import PUSHER, EventHandlers
 from relay_kit.service import Runtime
@@ -34,6 +35,7 @@ def handlers_for(hub: Hub) -> EventHandlers:
         TypingNotified: hub.on_typing,
         PresenceChanged: hub.on_presence_changed,
         PresenceHeartbeat: hub.on_presence_heartbeat,
+        StaffSessionsEnded: hub.on_sessions_ended,  # closes the tabs of sessions ended at the gateway
     }
     handlers = EventHandlers()
     for payload_class, deliver in deliveries.items():

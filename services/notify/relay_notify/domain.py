@@ -135,6 +135,25 @@ class RecentIds:
             self._ids.popitem(last=False)
         return True
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._ids
+
+
+class EndedSessions:
+    """Sessions the gateway ended, remembered (bounded) so their tokens open no new connection here."""
+
+    def __init__(self, capacity: int) -> None:
+        self._ids = RecentIds(capacity)
+
+    def end(self, session_ids: Iterable[str]) -> None:
+        """Remember sessions that ended."""
+        for session_id in session_ids:
+            self._ids.add(session_id)
+
+    def has_ended(self, session_id: str | None) -> bool:
+        """Whether a token's session is one that ended."""
+        return session_id is not None and session_id in self._ids
+
 
 def uuid7_millis(event_id: UUID) -> int | None:
     """The Unix time in milliseconds inside a UUIDv7 (None for another version)."""

@@ -30,6 +30,7 @@ from relay_contracts.chat import (
     TypingState,
 )
 from relay_contracts.issues import IssueEvent, IssueMessageAppended, IssueOpened, StaffRef
+from relay_contracts.staff import StaffSessionsEnded
 from relay_kit.auth import StaffPrincipal
 from relay_notify import domain, metrics
 from relay_notify.models import (
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 
 UNREAD_RETRY_SECONDS = 5.0
 LAGGING_CLOSE = 4008  # the client read too slowly; it reconnects with ?since= and catches up
+SESSION_ENDED_CLOSE = 4401  # the session was ended at the gateway (signed out, deactivated, ...): sign in again
 
 E = TypeVar("E", bound=Envelope[Any])
 
@@ -82,12 +84,14 @@ class ChatLookup(Protocol):
 class Connection:
     """One browser tab: its person, its presence, and frames waiting to be written (bounded)."""
 
-    __slots__ = ("id", "staff", "token", "socket", "status", "_pending", "_writer", "_limit", "closing")
+    __slots__ = ("id", "staff", "token", "session_id", "socket", "status", "_pending", "_writer", "_limit", "closing")
 
-    def __init__(self, *, staff: StaffPrincipal, token: str, socket: Socket, queue_limit: int) -> None:
+    def __init__(self, *, staff: StaffPrincipal, token: str, socket: Socket, queue_limit: int,
+                 session_id: str | None = None) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.staff = staff
         self.token = token
+        self.session_id = session_id
         self.socket = socket
         self.status = "active"
         self._pending: deque[str] = deque()
@@ -126,6 +130,12 @@ class Connection:
                 self.closing = True
                 self._pending.clear()
 
+    def end(self, *, code: int, reason: str) -> None:
+        """Close the tab now, saying why; nothing queued is written after."""
+        self.closing = True
+        self._pending.clear()
+        asyncio.get_running_loop().create_task(self._close(code, reason))
+
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
             await self.socket.close(code=code, reason=reason)
@@ -161,6 +171,7 @@ class Hub:
         self.unread: dict[tuple[str, str], domain.UnreadProjection] = {}
         self._reloading: dict[tuple[str, str], bool] = {}
         self._members: dict[tuple[str, str], tuple[frozenset[str], float]] = {}
+        self.ended_sessions = domain.EndedSessions(100_000)
         self.complete_since_millis: int | None = None  # set once the consumer is positioned: catch-up from then
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -203,6 +214,17 @@ class Hub:
                 if not people:
                     self.tenants.pop(tenant_id, None)
         self._presence_may_have_changed(connection.staff)
+
+    def on_sessions_ended(self, event: Envelope[StaffSessionsEnded]) -> None:
+        """Close this replica's tabs of sessions the gateway ended, with the reason, and refuse them from now on."""
+        ended = event.payload
+        self.ended_sessions.end(ended.session_ids)
+        closing = [tab for tab in self.tabs_of(event.tenant_id, ended.staff_id)
+                   if ended.every_session or tab.session_id in ended.session_ids]
+        for tab in closing:
+            tab.end(code=SESSION_ENDED_CLOSE, reason=f"session ended: {ended.reason.value}; sign in again")
+        if closing:
+            log.info("closed %d live connection(s) of an ended session (%s)", len(closing), ended.reason.value)
 
     def tabs_of(self, tenant_id: str, staff_id: str) -> set[Connection]:
         """This replica's connections of one person."""

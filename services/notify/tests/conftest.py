@@ -118,10 +118,13 @@ class Team(StaffTeam):
         await self.publisher.publish(event)
 
     async def open_tab(self, username: str, *, replica: str = "a", since: str | None = None,
-                       settled: bool = True) -> Tab:
-        """Connect a tab for that person; by default wait for its opening frames (hello, unread counts)."""
-        query = {"token": self.token(username), **({"since": since} if since else {})}
-        connection = await websockets.connect(f"{self.stack.ws_url(replica)}?{urlencode(query)}")
+                       settled: bool = True, token: str | None = None) -> Tab:
+        """Connect a tab for that person (token in a header, as the gateway sends it); by default wait for its
+        opening frames (hello, unread counts)."""
+        query = {"since": since} if since else {}
+        token = token or self.token(username)
+        connection = await websockets.connect(f"{self.stack.ws_url(replica)}?{urlencode(query)}",
+                                              additional_headers={"authorization": f"Bearer {token}"})
         tab = Tab(connection, replica=replica)
         self.tabs.append(tab)
         await tab.next(lambda f: f["kind"] == "hello")

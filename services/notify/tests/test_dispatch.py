@@ -9,7 +9,7 @@ from relay_contracts.envelope import register
 from relay_contracts.chat import ChatEvent, PresenceChanged, PresenceHeartbeat, TypingNotified
 from relay_contracts.customer_messages import Channel
 from relay_contracts.issues import IssueAudience, IssueClosed, IssueEvent, IssueOpened, IssueSnapshot, IssueStatus
-from relay_contracts.staff import StaffRole
+from relay_contracts.staff import StaffRole, StaffSessionsEnded
 from relay_contracts.topics import ISSUE_EVENTS, customer_key
 from relay_kit.auth import StaffPrincipal
 from relay_kit.consuming import PUSHER, consume
@@ -62,7 +62,7 @@ def _snapshot(issue_id: str) -> IssueSnapshot:
 def test_notify_registers_one_handler_per_family_and_none_for_other_payloads() -> None:
     handlers = consumers.handlers_for(Hub(replica_id="r", chat=NoChat(), announce=lambda _: None))
     assert set(handlers.payload_classes) == {ChatEvent, IssueEvent, TypingNotified, PresenceChanged,
-                                             PresenceHeartbeat}
+                                             PresenceHeartbeat, StaffSessionsEnded}
     assert handlers.handler_for(IssueLookalike(issue=_snapshot("iss_x"))) is None
     closed = IssueClosed(issue=_snapshot("iss_x"))
     opened = IssueOpened(issue=_snapshot("iss_x"), inbound_message_id="in_1", text="hi")

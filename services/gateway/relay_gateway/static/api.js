@@ -1,6 +1,6 @@
 // Calls to Relay's HTTP API through the gateway; the session cookie goes along.
 export class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
+  constructor(status, message, code) { super(message); this.status = status; this.code = code; }
 }
 
 export async function api(method, path, body) {
@@ -12,6 +12,6 @@ export async function api(method, path, body) {
   });
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, data?.error?.message || `${method} ${path} failed (${response.status})`);
+  if (!response.ok) throw new ApiError(response.status, data?.error?.message || `${method} ${path} failed (${response.status})`, data?.error?.code);
   return data;
 }

@@ -78,10 +78,16 @@ document.getElementById("sign-in-form").addEventListener("submit", async (event)
   const form = new FormData(event.target);
   const error = document.getElementById("sign-in-error");
   error.textContent = "";
+  const credentials = Object.fromEntries([...form].filter(([name, value]) => name !== "code" || value));
   try {
-    await api("POST", "/api/session", Object.fromEntries(form));
+    await api("POST", "/api/session", credentials);
   } catch (e) {
     error.textContent = e instanceof ApiError ? e.message : "Could not sign in.";
+    if (e instanceof ApiError && (e.code === "totp_required" || e.code === "totp_wrong")) {
+      const code = document.getElementById("sign-in-code");
+      code.hidden = false;
+      code.querySelector("input").focus();
+    }
     return;
   }
   await start();
@@ -172,6 +178,8 @@ async function act(path, body) {
 
 // ---- live updates -------------------------------------------------------------------------------------
 
+const SESSION_ENDED_CLOSE = 4401; // the server ended this session: show sign-in, do not reconnect
+
 function connectLive() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const since = state.lastEventId;
@@ -188,9 +196,10 @@ function connectLive() {
   socket.onmessage = (message) => {
     if (state.socket === socket) onFrame(JSON.parse(message.data));
   };
-  socket.onclose = () => {
+  socket.onclose = (event) => {
     if (state.socket !== socket) return; // replaced or signed out
     document.body.dataset.live = "off";
+    if (event.code === SESSION_ENDED_CLOSE) return signedOut(); // signed out elsewhere, deactivated, new password
     const delay = socket.reloadNow ? 0 : state.reconnectDelay;
     state.reconnectDelay = Math.min(state.reconnectDelay * 2, RECONNECT_MOST_MS);
     setTimeout(() => reconnect(socket), delay);
