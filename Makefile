@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PACKAGES := libs/contracts libs/kit libs/stack services/ingest services/issues services/chat services/notify services/gateway bench
 STAMP := $(VENV)/.installed
 
-.PHONY: install run run-fresh clean-data test bench tools clean lock
+.PHONY: install run run-fresh clean-data test bench fuzz tools clean lock
 
 $(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test: install tools
 
 bench: install
 	$(PY) -m relay_bench
+
+## The fuzz suite with a larger budget (RELAY_FUZZ_EXAMPLES, default 200; RELAY_FUZZ_SEED to replay).
+fuzz: install
+	$(PY) -m relay_bench.fuzz
 
 ## Re-pin every dependency after changing a pyproject.toml.
 lock:
