@@ -13,7 +13,6 @@ SAME_FILES = ["__main__.py", "settings.py", "app.py", "api.py", "consumers.py", 
               "flows.py", "store.py"]
 # What a service leaves out of the shape, and why; every other file is required of every service.
 NOT_NEEDED = {
-    "gateway": {"consumers.py": "the gateway consumes no topic"},
     "notify": {"store.py": "notify owns no database: its state is the live connections and the catch-up buffer (hub.py)",
                "flows.py": "a push is one step: the hub delivers each event to its audience's connections"},
 }

@@ -3,19 +3,19 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from relay_contracts.staff import SessionsEndedBecause
+from relay_contracts.staff import SessionsEndedBecause, StaffRole
 from relay_contracts.tenants import TenantId
 from relay_gateway import domain, flows
 from relay_gateway.access import Now, SignedInStaff, clock_of, signed_in
-from relay_gateway.models import NewSession, PasswordChange, Session, SessionsEnded, SessionStaff, SignIn
+from relay_gateway.models import AuditPage, NewSession, PasswordChange, Session, SessionsEnded, SessionStaff, SignIn
 from relay_gateway.models import StaffAccountIn, StaffList, StaffMember, TenantIn, TenantView, TotpCode
 from relay_gateway.models import TotpEnrolment, TotpStatus
 from relay_gateway.settings import GatewaySettings
 from relay_gateway.upstream import Services, services_of
 from relay_kit.auth import AdminOnly
-from relay_kit.errors import Unauthorized
+from relay_kit.errors import Forbidden, Unauthorized
 from relay_kit.store import Database
 from relay_kit.unit_of_work import UnitOfWork
 
@@ -25,6 +25,10 @@ COOKIE = "relay_session"
 
 TenantOfPath = Annotated[TenantId, Path(description="2-63 lower-case letters, digits and dashes")]
 Username = Annotated[str, Path(pattern=domain.USERNAME_PATTERN, description="the staff member's sign-in name")]
+AuditBefore = Annotated[str | None, Query(pattern=r"^aud_[A-Za-z0-9_]{1,80}$",
+                                          description="an earlier page's `next_before`: the entries older than it")]
+AuditLimit = Annotated[int, Query(ge=1, le=domain.AUDIT_PAGE_LIMIT, description="entries per page")]
+ADMIN_TOKEN_ACTOR = domain.actor_of(None)
 
 
 def _settings(request: Request) -> GatewaySettings:
@@ -151,7 +155,8 @@ async def list_staff(signed: SignedInStaff, database: OwnDatabase) -> StaffList:
 async def save_tenant(tenant_id: TenantOfPath, body: TenantIn, database: OwnDatabase,
                       services: RoutedServices) -> TenantView:
     """Create or rename a tenant and, when `providers` is given, set its provider settings (admin token)."""
-    return await flows.provision_tenant(database=database, services=services, tenant_id=tenant_id, change=body)
+    return await flows.provision_tenant(database=database, services=services, tenant_id=tenant_id, change=body,
+                                        actor=ADMIN_TOKEN_ACTOR)
 
 
 @router.get("/api/admin/tenants/{tenant_id}", response_model=TenantView, dependencies=[AdminOnly],
@@ -167,7 +172,7 @@ async def save_staff_account(tenant_id: TenantOfPath, username: Username, body: 
                              database: OwnDatabase, unit_of_work: OwnUnitOfWork) -> StaffMember:
     """Create or change a staff account (admin token); other services learn of it from staff.events."""
     return await flows.save_staff_account(database=database, unit_of_work=unit_of_work, tenant_id=tenant_id,
-                                          username=username, change=body)
+                                          username=username, change=body, actor=ADMIN_TOKEN_ACTOR)
 
 
 @router.delete("/api/admin/tenants/{tenant_id}/staff/{username}/sessions", response_model=SessionsEnded,
@@ -176,22 +181,49 @@ async def end_staff_sessions(tenant_id: TenantOfPath, username: Username, databa
                              unit_of_work: OwnUnitOfWork, now: Now) -> SessionsEnded:
     """Sign a staff member out everywhere (admin token): every session and live connection of theirs ends."""
     return SessionsEnded(ended=await flows.end_sessions_of_account(
-        database=database, unit_of_work=unit_of_work, tenant_id=tenant_id, username=username, now=now))
+        database=database, unit_of_work=unit_of_work, tenant_id=tenant_id, username=username,
+        actor=ADMIN_TOKEN_ACTOR, now=now))
 
 
 @router.put("/api/admin/tenants/{tenant_id}/staff/{username}/totp", response_model=TotpEnrolment,
             dependencies=[AdminOnly], tags=["provisioning"])
-async def set_up_staff_two_factor(tenant_id: TenantOfPath, username: Username, database: OwnDatabase) -> TotpEnrolment:
+async def set_up_staff_two_factor(tenant_id: TenantOfPath, username: Username, database: OwnDatabase,
+                                  now: Now) -> TotpEnrolment:
     """Set up two-factor sign-in for an account (admin token): a new secret, required from the next sign-in."""
     enrolment = await flows.set_totp_of_account(database=database, tenant_id=tenant_id, username=username,
-                                                enabled=True)
+                                                enabled=True, actor=ADMIN_TOKEN_ACTOR, now=now)
     assert enrolment is not None
     return enrolment
 
 
 @router.delete("/api/admin/tenants/{tenant_id}/staff/{username}/totp", status_code=204, dependencies=[AdminOnly],
                tags=["provisioning"])
-async def turn_off_staff_two_factor(tenant_id: TenantOfPath, username: Username, database: OwnDatabase) -> Response:
+async def turn_off_staff_two_factor(tenant_id: TenantOfPath, username: Username, database: OwnDatabase,
+                                    now: Now) -> Response:
     """Turn an account's two-factor sign-in off (admin token), say after a lost phone."""
-    await flows.set_totp_of_account(database=database, tenant_id=tenant_id, username=username, enabled=False)
+    await flows.set_totp_of_account(database=database, tenant_id=tenant_id, username=username, enabled=False,
+                                    actor=ADMIN_TOKEN_ACTOR, now=now)
     return Response(status_code=204)
+
+
+AUDIT_ANSWERS = {400: {"description": "`before` names no audit entry of this tenant"}}
+
+
+@router.get("/api/admin/tenants/{tenant_id}/audit", response_model=AuditPage, dependencies=[AdminOnly],
+            responses={**AUDIT_ANSWERS, 404: {"description": "no such tenant"}}, tags=["audit"])
+async def tenant_audit_log(tenant_id: TenantOfPath, database: OwnDatabase, before: AuditBefore = None,
+                           limit: AuditLimit = 50) -> AuditPage:
+    """A tenant's audit log, newest first (admin token): who did what, when. Page on with `before`."""
+    await flows.read_tenant_exists(database=database, tenant_id=tenant_id)
+    return await flows.read_audit(database=database, tenant_id=tenant_id, before=before, limit=limit)
+
+
+@router.get("/api/audit", response_model=AuditPage,
+            responses={**AUDIT_ANSWERS, **SESSION_ENDED, 403: {"description": "only the tenant's admins read it"}},
+            tags=["audit"])
+async def my_tenant_audit_log(signed: SignedInStaff, database: OwnDatabase, before: AuditBefore = None,
+                              limit: AuditLimit = 50) -> AuditPage:
+    """My tenant's audit log, newest first, for a signed-in admin: who did what, when. Page on with `before`."""
+    if signed.staff.role is not StaffRole.ADMIN:
+        raise Forbidden("Only the business's admins read the audit log.")
+    return await flows.read_audit(database=database, tenant_id=signed.staff.tenant_id, before=before, limit=limit)

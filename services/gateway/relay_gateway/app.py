@@ -4,7 +4,7 @@ import httpx
 from fastapi import FastAPI
 
 from relay_contracts.staff import StaffAccountSaved, StaffSessionsEnded
-from relay_gateway import api, edge, live, proxy, store, ui
+from relay_gateway import api, consumers, edge, live, proxy, store, ui
 from relay_gateway.access import system_clock
 from relay_gateway.settings import GatewaySettings
 from relay_gateway.upstream import Refused, Services, answer_refused
@@ -13,16 +13,19 @@ from relay_kit.store import Database, apply_indexes
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
-    """The gateway app: it consumes nothing and publishes staff account and session events."""
+    """The gateway app: it publishes staff account and session events, and consumes chat's manager actions into
+    its audit log."""
     settings = settings or GatewaySettings()
     runtime = Runtime(settings)
     runtime.use_unit_of_work([store.STAFF])
     runtime.declare_publishing(StaffAccountSaved, StaffSessionsEnded)
+    runtime.consume(consumers.handlers(runtime.database), group_id=settings.consumer_group or "gateway-audit")
     services = Services(settings=settings, client=httpx.AsyncClient(timeout=settings.upstream_timeout_seconds))
     runtime.on_stop.append(services.close)
 
     async def prepare(database: Database) -> None:
         await apply_indexes(database, store.INDEXES)
+        await store.settle_audit(database)  # entries a process that died left on staff documents
 
     app = service_app(
         runtime, title="Relay gateway", routers=[api.router, live.router, ui.router, proxy.router], prepare=prepare

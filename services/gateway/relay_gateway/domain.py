@@ -1,18 +1,26 @@
-"""The gateway's rules: usernames, passwords (argon2), who may sign in, and what a saved account announces."""
+"""The gateway's rules: usernames, passwords (argon2), who may sign in, what a saved account announces, and what
+the audit log records of an admin's or a manager's action."""
 
 import math
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from relay_contracts import Envelope
+from relay_contracts.chat import ChatMessageDeleted, ConversationUpdated
+from relay_contracts.issues import StaffRef
 from relay_contracts.staff import SessionsEndedBecause, StaffAccountSaved, StaffRole, StaffSessionsEnded
-from relay_gateway.models import SignInFailures, SignInSession, StaffAccount, StaffAccountIn
+from relay_gateway.models import AuditActor, AuditEntry, AuditTarget, SignInFailures, SignInSession, StaffAccount
+from relay_gateway.models import StaffAccountIn, Tenant
 from relay_kit.errors import BadRequest, Forbidden, RelayError, Unauthorized
+from relay_kit.principal import StaffPrincipal
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 """A username is 1-64 lower-case letters, digits, '.', '-' or '_', starting with a letter or digit."""
@@ -206,3 +214,135 @@ def account_saved(account: StaffAccount) -> StaffAccountSaved:
     """What other services learn of a saved account (its directory entry, never the password)."""
     return StaffAccountSaved(staff_id=account.staff_id, username=account.username,
                              display_name=account.display_name, role=account.role, active=account.active)
+
+
+# ---- the audit log ------------------------------------------------------------------------------------
+
+ADMIN_TOKEN_ACTOR = AuditActor(id="admin", name="admin (token)")
+"""Who a call with the provisioning admin token is, in the audit log."""
+
+AUDIT_PAGE_LIMIT = 200
+"""The most entries one page of the audit log holds."""
+
+
+def actor_of(staff: StaffPrincipal | None) -> AuditActor:
+    """The audit actor of a call: a signed-in staff member by id and name, else the admin token."""
+    return AuditActor(id=staff.staff_id, name=staff.name) if staff is not None else ADMIN_TOKEN_ACTOR
+
+
+def new_audit_entry_id() -> str:
+    """A fresh, opaque audit entry id."""
+    return f"aud_{uuid.uuid4().hex}"
+
+
+def audit_entry_id_of_event(event_id: UUID) -> str:
+    """The one audit entry id an event can give (a redelivered event records nothing new)."""
+    return f"aud_evt_{event_id.hex}"
+
+
+def _staff_target(account: StaffAccount) -> AuditTarget:
+    return AuditTarget(kind="staff", id=account.staff_id, name=account.display_name)
+
+
+def _entry(*, tenant_id: str, actor: AuditActor, action: str, target: AuditTarget, at: datetime,
+           detail: dict[str, Any] | None = None, entry_id: str | None = None) -> AuditEntry:
+    return AuditEntry(entry_id=entry_id or new_audit_entry_id(), tenant_id=tenant_id, at=at, actor=actor,
+                      action=action, target=target, detail=detail or {})
+
+
+def staff_saved_audit(*, existing: StaffAccount | None, saved: StaffAccount, password_given: bool,
+                      actor: AuditActor, at: datetime) -> list[AuditEntry]:
+    """One entry per action an administrator's save of an account was: created, or its display name, role,
+    active state or password changed (never the password itself)."""
+    target = _staff_target(saved)
+    base = {"tenant_id": saved.tenant_id, "actor": actor, "target": target, "at": at}
+    if existing is None:
+        return [_entry(**base, action="staff.created", detail={
+            "username": saved.username, "display_name": saved.display_name, "role": saved.role.value,
+            "active": saved.active})]
+    entries: list[AuditEntry] = []
+    if existing.display_name != saved.display_name:
+        entries.append(_entry(**base, action="staff.changed", detail={
+            "username": saved.username, "display_name": {"from": existing.display_name, "to": saved.display_name}}))
+    if existing.role != saved.role:
+        entries.append(_entry(**base, action="staff.role_changed", detail={
+            "username": saved.username, "role": {"from": existing.role.value, "to": saved.role.value}}))
+    if existing.active != saved.active:
+        entries.append(_entry(**base, action="staff.reactivated" if saved.active else "staff.deactivated",
+                              detail={"username": saved.username}))
+    if password_given:
+        entries.append(_entry(**base, action="staff.password_reset", detail={"username": saved.username}))
+    # one save, one time: ids that sort in the order of the actions, so a page lists them newest first
+    series = new_audit_entry_id()
+    return [entry.model_copy(update={"entry_id": f"{series}_{n}"}) for n, entry in enumerate(entries)]
+
+
+def sessions_ended_audit(*, account: StaffAccount, ended: int, actor: AuditActor, at: datetime) -> AuditEntry:
+    """An administrator signed an account out everywhere."""
+    return _entry(tenant_id=account.tenant_id, actor=actor, action="staff.sessions_ended",
+                  target=_staff_target(account), at=at, detail={"username": account.username, "ended": ended})
+
+
+def totp_set_audit(*, account: StaffAccount, enabled: bool, actor: AuditActor, at: datetime) -> AuditEntry:
+    """An administrator set up (a new secret, never recorded) or removed an account's two-factor sign-in."""
+    action = "staff.totp_set" if enabled else "staff.totp_removed"
+    return _entry(tenant_id=account.tenant_id, actor=actor, action=action, target=_staff_target(account), at=at,
+                  detail={"username": account.username})
+
+
+def tenant_saved_audit(*, before: Tenant | None, after: Tenant, provider_sections: list[str] | None,
+                       actor: AuditActor, at: datetime) -> AuditEntry | None:
+    """What an administrator's save of a tenant changed: its name, the two-factor rule, and which provider
+    sections were set (their names only: the values hold secrets). None when it changed nothing."""
+    target = AuditTarget(kind="tenant", id=after.tenant_id, name=after.name)
+    if before is None:
+        detail: dict[str, Any] = {"name": after.name, "require_totp_for_admins": after.require_totp_for_admins}
+        if provider_sections is not None:
+            detail["providers"] = provider_sections
+        return _entry(tenant_id=after.tenant_id, actor=actor, action="tenant.created", target=target, at=at,
+                      detail=detail)
+    detail = {}
+    if before.name != after.name:
+        detail["name"] = {"from": before.name, "to": after.name}
+    if before.require_totp_for_admins != after.require_totp_for_admins:
+        detail["require_totp_for_admins"] = {"from": before.require_totp_for_admins,
+                                             "to": after.require_totp_for_admins}
+    if provider_sections is not None:
+        detail["providers"] = provider_sections
+    if not detail:
+        return None
+    return _entry(tenant_id=after.tenant_id, actor=actor, action="tenant.settings_changed", target=target, at=at,
+                  detail=detail)
+
+
+def provider_sections_of(providers: dict[str, Any]) -> list[str]:
+    """The provider sections a tenant save sets (`mailgun`, `twilio`, …), by name: never their values."""
+    return sorted(providers)
+
+
+def _staff_actor(ref: StaffRef) -> AuditActor:
+    return AuditActor(id=ref.id, name=ref.name)
+
+
+def chat_audit(event: Envelope[Any]) -> AuditEntry | None:
+    """The audit entry a chat event gives, if it is a manager's action: a channel archived, or a message deleted
+    by someone other than its author. Keyed by the event id, so a redelivery gives the same entry."""
+    payload = event.payload
+    conversation = payload.conversation
+    entry_id = audit_entry_id_of_event(event.event_id)
+    if isinstance(payload, ConversationUpdated):
+        if not conversation.archived:
+            return None
+        return _entry(tenant_id=event.tenant_id, actor=_staff_actor(payload.actor), action="chat.channel_archived",
+                      target=AuditTarget(kind="channel", id=conversation.conversation_id, name=conversation.name),
+                      at=event.occurred_at, entry_id=entry_id, detail={"is_private": conversation.is_private})
+    if isinstance(payload, ChatMessageDeleted):
+        if payload.author_id is None or payload.author_id == payload.actor.id:
+            return None
+        return _entry(tenant_id=event.tenant_id, actor=_staff_actor(payload.actor), action="chat.message_deleted",
+                      target=AuditTarget(kind="message", id=payload.message_id,
+                                         name=f"message {payload.seq} in {conversation.name}"),
+                      at=event.occurred_at, entry_id=entry_id,
+                      detail={"conversation_id": conversation.conversation_id, "conversation_name": conversation.name,
+                              "seq": payload.seq, "author_id": payload.author_id})
+    return None

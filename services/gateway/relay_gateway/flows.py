@@ -1,14 +1,17 @@
 """The gateway's multi-step work: signing in (throttled), ending sessions, saving staff accounts with their
-event, provisioning tenants."""
+event, provisioning tenants, and recording each admin's and manager's action in the audit log."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from relay_contracts import new_event
+from relay_contracts import Envelope, new_event
 from relay_contracts.staff import SessionsEndedBecause
 from relay_gateway import domain, store
 from relay_gateway.models import (
+    AuditActor,
+    AuditEntryView,
+    AuditPage,
     NewSession,
     PasswordChange,
     ProviderSettings,
@@ -93,14 +96,17 @@ async def end_sessions(*, database: Database, unit_of_work: UnitOfWork, tenant_i
 
 
 async def end_sessions_of_account(*, database: Database, unit_of_work: UnitOfWork, tenant_id: str, username: str,
-                                  now: datetime) -> int:
-    """An administrator's "sign out everywhere" for one account."""
+                                  actor: AuditActor, now: datetime) -> int:
+    """An administrator's "sign out everywhere" for one account (recorded in the audit log)."""
     account = await store.get_staff(database, tenant_id=tenant_id, username=username)
     if account is None:
         raise NotFound(f"No staff account {username!r} on tenant {tenant_id!r}.")
-    return await end_sessions(database=database, unit_of_work=unit_of_work, tenant_id=tenant_id,
-                              staff_id=account.staff_id, session_ids=None,
-                              reason=SessionsEndedBecause.ENDED_BY_ADMIN, now=now)
+    ended = await end_sessions(database=database, unit_of_work=unit_of_work, tenant_id=tenant_id,
+                               staff_id=account.staff_id, session_ids=None,
+                               reason=SessionsEndedBecause.ENDED_BY_ADMIN, now=now)
+    await store.record_audit(database, entries=[domain.sessions_ended_audit(account=account, ended=ended, actor=actor,
+                                                                            at=now)])
+    return ended
 
 
 async def change_own_password(*, database: Database, unit_of_work: UnitOfWork, staff: StaffPrincipal,
@@ -143,17 +149,21 @@ async def confirm_totp(*, database: Database, staff: StaffPrincipal, code: str, 
     return TotpStatus(enabled=True)
 
 
-async def set_totp_of_account(*, database: Database, tenant_id: str, username: str,
-                              enabled: bool) -> TotpEnrolment | None:
-    """An administrator sets up (a new secret, on at once) or turns off an account's two-factor sign-in."""
+async def set_totp_of_account(*, database: Database, tenant_id: str, username: str, enabled: bool,
+                              actor: AuditActor, now: datetime) -> TotpEnrolment | None:
+    """An administrator sets up (a new secret, on at once) or turns off an account's two-factor sign-in (recorded
+    in the audit log, never the secret)."""
     account = await store.get_staff(database, tenant_id=tenant_id, username=username)
     if account is None:
         raise NotFound(f"No staff account {username!r} on tenant {tenant_id!r}.")
+    audit = domain.totp_set_audit(account=account, enabled=enabled, actor=actor, at=now)
     if not enabled:
         await store.set_totp(database, staff_id=account.staff_id, secret=None, confirmed=False)
+        await store.record_audit(database, entries=[audit])
         return None
     secret = domain.new_totp_secret()
     await store.set_totp(database, staff_id=account.staff_id, secret=secret, confirmed=True)
+    await store.record_audit(database, entries=[audit])
     return TotpEnrolment(secret=secret, otpauth_uri=domain.totp_uri(secret=secret, tenant_id=tenant_id,
                                                                    username=username))
 
@@ -164,12 +174,15 @@ async def staff_of(*, database: Database, tenant_id: str) -> StaffList:
 
 
 async def save_staff_account(
-    *, database: Database, unit_of_work: UnitOfWork, tenant_id: str, username: str, change: StaffAccountIn
+    *, database: Database, unit_of_work: UnitOfWork, tenant_id: str, username: str, change: StaffAccountIn,
+    actor: AuditActor,
 ) -> StaffMember:
     """Create or change a staff account and announce it on staff.events in the same write.
 
     The account is stored whatever the broker does: if it cannot take the event now, the outbox sweeper
-    publishes it later (an administrator's call succeeds on what was stored).
+    publishes it later (an administrator's call succeeds on what was stored). Each action the save was (created,
+    renamed, new role, (de)activated, password reset) is written in the same update as audit entries, moved to
+    the audit log right after (or at the next start, if the process died in between).
     """
     if await store.get_tenant(database, tenant_id=tenant_id) is None:
         raise NotFound(f"No tenant {tenant_id!r}: create it first with PUT /api/admin/tenants/{tenant_id}.")
@@ -177,25 +190,32 @@ async def save_staff_account(
         existing = await store.get_staff(database, tenant_id=tenant_id, username=username)
         account = domain.account_to_save(existing=existing, tenant_id=tenant_id, username=username, change=change)
         event = new_event(domain.account_saved(account), tenant_id=tenant_id, producer=PRODUCER)
+        now = datetime.now(UTC)
+        audit = domain.staff_saved_audit(existing=existing, saved=account, password_given=bool(change.password),
+                                         actor=actor, at=now)
         saved = await unit_of_work.commit(
-            store.save_staff(database, account=account, events=[event]), collection=store.STAFF,
+            store.save_staff(database, account=account, events=[event], audit=audit), collection=store.STAFF,
             document_id=account.staff_id, on_publish_failure=OnPublishFailure.LEAVE_TO_SWEEPER,
         )
         if saved:
+            await store.settle_audit(database, staff_id=account.staff_id)
             reason = domain.sessions_to_end(existing=existing, saved=account, password_changed=bool(change.password))
             if reason is not None:
                 await end_sessions(database=database, unit_of_work=unit_of_work, tenant_id=tenant_id,
-                                   staff_id=account.staff_id, session_ids=None, reason=reason, now=datetime.now(UTC))
+                                   staff_id=account.staff_id, session_ids=None, reason=reason, now=now)
             return StaffMember.of(account)
     raise Conflict(f"Someone else is saving {username!r} at the same moment; send the change again.")
 
 
-async def provision_tenant(*, database: Database, services: Services, tenant_id: str, change: TenantIn) -> TenantView:
+async def provision_tenant(*, database: Database, services: Services, tenant_id: str, change: TenantIn,
+                           actor: AuditActor) -> TenantView:
     """Create or rename a tenant and, when given, set its provider settings in ingest first.
 
     Ingest checks the provider settings against its provider modules: its refusal reaches the caller as it
-    is (`Refused`), and then nothing of the call is stored here.
+    is (`Refused`), and then nothing of the call is stored here. What changed is recorded in the audit log
+    (which provider sections were set, never their values).
     """
+    before = await store.get_tenant(database, tenant_id=tenant_id)
     providers = None
     if change.providers is not None:
         answer = await services.as_admin("PUT", service="ingest", path=f"/api/tenants/{tenant_id}",
@@ -203,6 +223,11 @@ async def provision_tenant(*, database: Database, services: Services, tenant_id:
         providers = _providers_of(answer.json())
     tenant = await store.save_tenant(database, tenant_id=tenant_id, name=change.name,
                                      require_totp_for_admins=change.require_totp_for_admins)
+    audit = domain.tenant_saved_audit(
+        before=before, after=tenant, actor=actor, at=tenant.updated_at or datetime.now(UTC),
+        provider_sections=domain.provider_sections_of(change.providers) if change.providers is not None else None)
+    if audit is not None:
+        await store.record_audit(database, entries=[audit])
     return TenantView(tenant_id=tenant.tenant_id, name=tenant.name,
                       require_totp_for_admins=tenant.require_totp_for_admins, providers=providers)
 
@@ -221,6 +246,36 @@ async def read_tenant(*, database: Database, services: Services, tenant_id: str)
                           require_totp_for_admins=tenant.require_totp_for_admins, providers=None)
     return TenantView(tenant_id=tenant.tenant_id, name=tenant.name,
                       require_totp_for_admins=tenant.require_totp_for_admins, providers=_providers_of(answer.json()))
+
+
+async def read_tenant_exists(*, database: Database, tenant_id: str) -> None:
+    """NotFound unless the gateway knows the tenant."""
+    if await store.get_tenant(database, tenant_id=tenant_id) is None:
+        raise NotFound(f"No tenant {tenant_id!r}: create it with PUT /api/admin/tenants/{tenant_id}.")
+
+
+async def read_audit(*, database: Database, tenant_id: str, before: str | None, limit: int) -> AuditPage:
+    """A page of the tenant's audit log, newest first, older than the entry `before` names (when given)."""
+    cursor = None
+    if before is not None:
+        cursor = await store.get_audit_entry(database, tenant_id=tenant_id, entry_id=before)
+        if cursor is None:
+            raise BadRequest(f"`before` names no audit entry of tenant {tenant_id!r}: pass a `next_before` given "
+                             "by an earlier page.")
+    entries = await store.list_audit(database, tenant_id=tenant_id, limit=limit + 1, before=cursor)
+    more = len(entries) > limit
+    entries = entries[:limit]
+    return AuditPage(entries=[AuditEntryView.of(entry) for entry in entries],
+                     next_before=entries[-1].entry_id if more else None)
+
+
+async def record_chat_action(*, database: Database, event: Envelope[Any]) -> bool:
+    """Record a manager's chat action (a channel archived, someone else's message deleted) once per event id;
+    False when the event is no such action or was recorded already (a redelivery)."""
+    entry = domain.chat_audit(event)
+    if entry is None:
+        return False
+    return await store.record_audit(database, entries=[entry]) > 0
 
 
 def _providers_of(answer: dict[str, Any]) -> ProviderSettings:

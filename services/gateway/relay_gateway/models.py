@@ -52,6 +52,36 @@ class SignInSession(BaseModel):
     ended_because: str | None = None
 
 
+class AuditActor(BaseModel):
+    """Who did something: a staff member (id and name), or the provisioning admin token."""
+
+    id: str
+    name: str
+
+
+class AuditTarget(BaseModel):
+    """What an action was done to: a staff account, the tenant, a channel or a message."""
+
+    kind: str = Field(description="`staff`, `tenant`, `channel` or `message`")
+    id: str
+    name: str
+
+
+class AuditEntry(BaseModel):
+    """One admin or manager action, kept in the `audit` collection (`_id` is `entry_id`).
+
+    `detail` says what changed (before and after, where there is one); never a password, token or secret.
+    """
+
+    entry_id: str
+    tenant_id: TenantId
+    at: datetime
+    actor: AuditActor
+    action: str = Field(description="e.g. `staff.role_changed`, `tenant.settings_changed`, `chat.message_deleted`")
+    target: AuditTarget
+    detail: dict[str, JsonValue] = Field(default_factory=dict)
+
+
 class SignInFailures(BaseModel):
     """Recent wrong passwords for one account or from one client address, and until when the next must wait."""
 
@@ -191,6 +221,30 @@ class TenantView(BaseModel):
     require_totp_for_admins: bool = False
     providers: ProviderSettings | None = Field(
         default=None, description="what ingest holds for the tenant, secrets masked; null = none set up yet")
+
+
+class AuditEntryView(BaseModel):
+    """An audit entry as a tenant's admins read it: who, what, when."""
+
+    entry_id: str
+    at: datetime
+    actor: AuditActor
+    action: str
+    target: AuditTarget
+    detail: dict[str, JsonValue]
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> "AuditEntryView":
+        """The readable part of a stored entry."""
+        return cls.model_validate(entry.model_dump(exclude={"tenant_id"}))
+
+
+class AuditPage(BaseModel):
+    """A page of a tenant's audit log, newest first; `next_before` fetches the next (older) page."""
+
+    entries: list[AuditEntryView]
+    next_before: str | None = Field(default=None, description="pass as `before` for the older entries; null = "
+                                                              "this is the last page")
 
 
 class ApiDocument(RootModel[dict[str, JsonValue]]):

@@ -18,6 +18,8 @@ class GatewaySettings(ServiceSettings):
         default="http://127.0.0.1:8000",
         description="the address browsers use; https turns on HSTS and Secure cookies, and /ws accepts this Origin",
     )
+    consumer_group: str | None = Field(
+        default=None, description="Kafka consumer group of the audit log's chat.events consumer; unset = gateway-audit")
     session_hours: int = 12
     secure_cookies: bool = Field(default=False, description="mark the session cookie Secure (also when public_url "
                                                             "is https)")

@@ -1,14 +1,14 @@
-"""The gateway's own database: tenants, staff accounts (with their pending events), sign-in sessions and
-recent wrong passwords, as models at its edge."""
+"""The gateway's own database: tenants, staff accounts (with their pending events), sign-in sessions, recent
+wrong passwords and the audit log, as models at its edge."""
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 
 from relay_contracts import Envelope
-from relay_gateway.models import SignInFailures, SignInSession, StaffAccount, Tenant
+from relay_gateway.models import AuditEntry, SignInFailures, SignInSession, StaffAccount, Tenant
 from relay_kit import outbox
 from relay_kit.store import Database, is_duplicate_key
 
@@ -20,6 +20,9 @@ SESSIONS = "sessions"
 """Sign-in sessions; a document's `_id` is its `session_id`."""
 SIGN_IN_FAILURES = "sign_in_failures"
 """Recent wrong passwords per account and per client address; a document's `_id` is its key."""
+AUDIT = "audit"
+"""Admin and manager actions; a document's `_id` is its `entry_id` (for a consumed event, derived from the event
+id, so a redelivery cannot record it twice)."""
 
 INDEXES = {
     TENANTS: [IndexModel([("tenant_id", ASCENDING)], unique=True, name="tenant_id_unique")],
@@ -30,6 +33,8 @@ INDEXES = {
     SESSIONS: [IndexModel([("tenant_id", ASCENDING), ("staff_id", ASCENDING)], name="sessions_of_staff"),
                # MongoDB drops a session once its token has expired anyway (the stand-in keeps it: harmless)
                IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="sessions_expire")],
+    AUDIT: [IndexModel([("tenant_id", ASCENDING), ("at", DESCENDING), ("entry_id", DESCENDING)],
+                       name="audit_of_tenant_by_time")],
 }
 
 
@@ -57,12 +62,20 @@ async def get_tenant(database: Database, *, tenant_id: str) -> Tenant | None:
 
 async def get_staff(database: Database, *, tenant_id: str, username: str) -> StaffAccount | None:
     """A staff account by its sign-in name, or None."""
-    document = await database[STAFF].find_one({"tenant_id": tenant_id, "username": username}, {outbox.FIELD: 0})
+    document = await database[STAFF].find_one({"tenant_id": tenant_id, "username": username},
+                                              {outbox.FIELD: 0, PENDING_AUDIT: 0})
     return StaffAccount.model_validate(document) if document else None
 
 
-async def save_staff(database: Database, *, account: StaffAccount, events: Iterable[Envelope[Any]]) -> bool:
-    """Create or change a staff account with the events announcing it, in one write.
+PENDING_AUDIT = "_audit"
+"""Audit entries written with a staff account's change, in the same document update, until `settle_audit` has
+moved them to the audit collection (a process that dies in between moves them at its next start)."""
+
+
+async def save_staff(database: Database, *, account: StaffAccount, events: Iterable[Envelope[Any]],
+                     audit: Iterable[AuditEntry] = ()) -> bool:
+    """Create or change a staff account with the events announcing it and the audit entries recording it, in
+    one write.
 
     False when another request created the same username first (under another staff id): nothing was written.
     """
@@ -74,7 +87,8 @@ async def save_staff(database: Database, *, account: StaffAccount, events: Itera
                 "$set": {**account.model_dump(mode="json", include={"display_name", "role", "active", "password_hash"}),
                          "updated_at": now},
                 "$setOnInsert": {"_id": account.staff_id, "created_at": now},
-                "$push": outbox.push_events(events),
+                "$push": {**outbox.push_events(events),
+                          PENDING_AUDIT: {"$each": [entry.model_dump() for entry in audit]}},
             },
             upsert=True,
         )
@@ -88,14 +102,15 @@ async def save_staff(database: Database, *, account: StaffAccount, events: Itera
 async def list_staff(database: Database, *, tenant_id: str) -> list[StaffAccount]:
     """Every active staff member of the tenant, by name."""
     cursor = database[STAFF].find(
-        {"tenant_id": tenant_id, "active": True}, {"password_hash": 0, outbox.FIELD: 0}
+        {"tenant_id": tenant_id, "active": True}, {"password_hash": 0, outbox.FIELD: 0, PENDING_AUDIT: 0}
     ).sort("display_name", ASCENDING)
     return [StaffAccount.model_validate(document) for document in await cursor.to_list(None)]
 
 
 async def get_staff_by_id(database: Database, *, tenant_id: str, staff_id: str) -> StaffAccount | None:
     """A staff account by its id, or None."""
-    document = await database[STAFF].find_one({"tenant_id": tenant_id, "staff_id": staff_id}, {outbox.FIELD: 0})
+    document = await database[STAFF].find_one({"tenant_id": tenant_id, "staff_id": staff_id},
+                                              {outbox.FIELD: 0, PENDING_AUDIT: 0})
     return StaffAccount.model_validate(document) if document else None
 
 
@@ -167,3 +182,49 @@ async def use_totp_step(database: Database, *, staff_id: str, step: int, confirm
     result = await database[STAFF].update_one(
         {"_id": staff_id, "$or": [{"totp_last_step": None}, {"totp_last_step": {"$lt": step}}]}, {"$set": changes})
     return result.matched_count > 0
+
+
+async def record_audit(database: Database, *, entries: Iterable[AuditEntry]) -> int:
+    """Keep audit entries; one whose id is kept already (a redelivered event) is left as it is. How many were new."""
+    recorded = 0
+    for entry in entries:
+        try:
+            await database[AUDIT].insert_one({"_id": entry.entry_id, **entry.model_dump()})
+        except Exception as error:
+            if is_duplicate_key(error):
+                continue
+            raise
+        recorded += 1
+    return recorded
+
+
+async def get_audit_entry(database: Database, *, tenant_id: str, entry_id: str) -> AuditEntry | None:
+    """One of the tenant's audit entries, or None."""
+    document = await database[AUDIT].find_one({"_id": entry_id, "tenant_id": tenant_id})
+    return AuditEntry.model_validate(document) if document else None
+
+
+async def list_audit(database: Database, *, tenant_id: str, limit: int,
+                     before: AuditEntry | None = None) -> list[AuditEntry]:
+    """The tenant's audit entries, newest first (ties by entry id), older than `before` when given."""
+    query: dict[str, Any] = {"tenant_id": tenant_id}
+    if before is not None:
+        query["$or"] = [{"at": {"$lt": before.at}}, {"at": before.at, "entry_id": {"$lt": before.entry_id}}]
+    cursor = database[AUDIT].find(query).sort([("at", DESCENDING), ("entry_id", DESCENDING)]).limit(limit)
+    return [AuditEntry.model_validate(document) for document in await cursor.to_list(None)]
+
+
+async def settle_audit(database: Database, *, staff_id: str | None = None) -> int:
+    """Move the audit entries written with staff accounts' changes (of one account, or of every one) into the
+    audit collection; each once, whatever happened before. How many were new there."""
+    query: dict[str, Any] = {f"{PENDING_AUDIT}.0": {"$exists": True}}
+    if staff_id is not None:
+        query["_id"] = staff_id
+    moved = 0
+    for document in await database[STAFF].find(query, {PENDING_AUDIT: 1}).to_list(None):
+        entries = [AuditEntry.model_validate(pending) for pending in document[PENDING_AUDIT]]
+        moved += await record_audit(database, entries=entries)
+        await database[STAFF].update_one(
+            {"_id": document["_id"]},
+            {"$pull": {PENDING_AUDIT: {"entry_id": {"$in": [entry.entry_id for entry in entries]}}}})
+    return moved

@@ -2,6 +2,7 @@
 
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,10 @@ def _start_gateway(*, kafka_bootstrap: str, ingest_url: str | None = None, notif
     process = ServiceProcess("gateway", env={
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "RELAY_ISSUES_URL": down, "RELAY_CHAT_URL": down, "RELAY_INGEST_URL": ingest_url or down,
-        "RELAY_NOTIFY_URL": notify_url or down, **(env or {}),
+        "RELAY_NOTIFY_URL": notify_url or down,
+        # its own group for the audit log's chat.events consumer: a gateway stopped (or killed) by an earlier test
+        # would otherwise hold the group's join up until the broker gives up on it
+        "RELAY_CONSUMER_GROUP": f"gateway-test-{uuid.uuid4().hex[:8]}", **(env or {}),
     }, log_dir=log_dir).start()
     process.wait_ready()
     return process

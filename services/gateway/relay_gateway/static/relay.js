@@ -9,6 +9,7 @@ import {
 import { FRAME_UPDATES } from "/static/events.js";
 import { toast, closeLightbox } from "/static/ui.js";
 import { announcePresence, watchForAway } from "/static/away.js";
+import { isAdmin, openAuditLog } from "/static/audit.js";
 
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MOST_MS = 10000;
@@ -54,6 +55,7 @@ async function start() {
   document.getElementById("messages").hidden = false;
   document.getElementById("me-name").textContent = state.me.display_name;
   document.getElementById("presence-dot").dataset.presenceOf = state.me.staff_id;
+  for (const id of ["nav-admin-heading", "nav-admin"]) document.getElementById(id).hidden = !isAdmin(state.me);
   try {
     state.staff = (await api("GET", "/api/staff")).staff;
     connectLive();
@@ -142,6 +144,12 @@ async function route(hash) {
       return openConversation(state, id);
     }
     hash = "#feed";
+  }
+  if (hash === "#audit" && isAdmin(state.me)) {
+    state.view = { kind: "audit" };
+    renderConversationList(state);
+    document.getElementById("nav-audit").classList.add("active");
+    return openAuditLog(document.getElementById("main"));
   }
   const kind = hash === "#tracker" ? "tracker" : "feed";
   state.view = { kind };
