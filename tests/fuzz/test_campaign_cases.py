@@ -1,4 +1,4 @@
-"""The requests issue 8's black-box fuzz campaign found answering 500, replayed on the fuzz suite's stack.
+"""The requests a black-box fuzz campaign against the running stack found answering 500, replayed on the fuzz suite's stack.
 
 The generated runs reach these classes only by chance; here each is sent every time.
 """
