@@ -1,6 +1,7 @@
 """The audit log in a real browser: an admin reaches it by keyboard and reads who did what, when; a manager
 never sees it."""
 
+import re
 import uuid
 
 import httpx
@@ -32,7 +33,8 @@ def test_an_admin_reads_the_audit_log_by_keyboard(sign_in, relay: Stack, demo_te
     expect(row).to_contain_text("admin (token)", timeout=TIMEOUT_MS)
     expect(row).to_contain_text("changed a role")
     expect(row).to_contain_text("staff → manager")
-    assert row.locator("time").get_attribute("datetime")
+    expect(row.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-"), timeout=TIMEOUT_MS)
 
-    manager = sign_in("alice")
+    manager = sign_in(target)  # a manager now: the log is for admins only
+    expect(manager.locator("body")).to_have_attribute("data-live", "on", timeout=TIMEOUT_MS)
     expect(manager.get_by_role("link", name="Audit log")).to_be_hidden()

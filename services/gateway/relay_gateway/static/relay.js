@@ -61,7 +61,10 @@ async function start() {
     connectLive();
     loadIssues(state, "tracker").catch(() => null);   // the tracker's count shows from the start
     await refreshConversations(state);
-    const target = location.hash || await savedPosition() || "#feed";
+    const asked = location.hash;
+    const target = asked || await savedPosition() || "#feed";
+    // reopen where the user left off, unless they already went somewhere while it was being looked up
+    if (!asked && location.hash) return;
     if (!location.hash) history.replaceState(null, "", target);
     await route(target);
   } finally {
