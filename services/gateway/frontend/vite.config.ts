@@ -1,0 +1,19 @@
+// Relay's staff UI: built into the gateway's package (relay_gateway/ui), which serves it; nothing is fetched at run time.
+import { fileURLToPath, URL } from "node:url";
+import vue from "@vitejs/plugin-vue";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  plugins: [vue()],
+  resolve: { alias: { "@": fileURLToPath(new URL("./src", import.meta.url)) } },
+  base: "/ui/",
+  build: {
+    outDir: fileURLToPath(new URL("../relay_gateway/ui", import.meta.url)),
+    emptyOutDir: true,
+    assetsDir: "assets",
+  },
+  test: {
+    environment: "happy-dom",
+    include: ["tests/**/*.test.ts"],
+  },
+});
