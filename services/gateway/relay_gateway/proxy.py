@@ -14,7 +14,7 @@ from relay_kit.errors import NotFound, Unavailable
 router = APIRouter()
 
 # Which service answers which area of the staff API. Tenants are provisioned on the gateway's admin API only.
-AREAS = {"issues": "issues", "chat": "chat", "customers": "ingest"}
+AREAS = {"issues": "issues", "chat": "chat", "customers": "ingest", "reply-templates": "ingest"}
 FORWARDED_HEADERS = ("content-type", "accept", "x-correlation-id", "x-request-id")
 WEBHOOK_DROPPED_HEADERS = {"host", "cookie", "connection", "content-length", "transfer-encoding", "keep-alive",
                            "upgrade", "te", "trailer", "proxy-authorization"}
