@@ -1,9 +1,11 @@
-"""Events about customers' messages: inbound from providers, outbound replies, delivery status."""
+"""Events about customers and their messages: inbound from providers, outbound replies, delivery status,
+SMS consent and the directory's profile changes; and how a customer is named to staff."""
 
 import re
 from datetime import datetime
 from enum import StrEnum
 
+import phonenumbers
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from relay_contracts.envelope import EventPayload, register
@@ -38,6 +40,34 @@ class EmailThreading(BaseModel):
     references: list[str] = Field(default_factory=list)
 
 
+UNKNOWN_CUSTOMER = "Unknown customer"
+
+
+def customer_label(*, name: str | None, phone: str | None, email: str | None, country: str = "US") -> str:
+    """How staff see a customer, never by an internal id: the name, else the phone number, else the email.
+
+    A number of the tenant's `country` (ISO 3166 alpha-2) is shown in its national format ("(202) 555-0143"),
+    any other in the international one ("+44 20 7946 0958"); a number that cannot be read is shown as given.
+    """
+    if name and name.strip():
+        return " ".join(name.split())
+    if phone and phone.strip():
+        return _phone_label(phone.strip(), country=country.upper())
+    if email and email.strip():
+        return email.strip()
+    return UNKNOWN_CUSTOMER
+
+
+def _phone_label(phone: str, *, country: str) -> str:
+    try:
+        number = phonenumbers.parse(phone, country)
+    except phonenumbers.NumberParseException:
+        return phone
+    if phonenumbers.region_code_for_number(number) == country:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 class _CustomerEvent(EventPayload):
     customer_id: str = Field(min_length=1)
 
@@ -54,6 +84,7 @@ class InboundMessageReceived(_CustomerEvent):
 
     message_id: str = Field(min_length=1, description="ingest's id for this inbound message")
     customer_name: str | None = None
+    customer_label: str | None = None  # how staff see the customer (`customer_label`); absent from older producers
     channel: Channel
     provider: str = Field(min_length=1)
     provider_message_id: str = Field(min_length=1)
@@ -65,6 +96,43 @@ class InboundMessageReceived(_CustomerEvent):
     threading: EmailThreading | None = None
     received_at: AwareDatetime
     unknown_contact: bool = False  # the sender was not in the directory: a customer was created for them
+
+
+class ConsentSource(StrEnum):
+    """What changed a customer's SMS consent."""
+
+    KEYWORD = "keyword"  # the customer texted STOP / START
+    STAFF = "staff"
+    MERGE = "merge"  # an opted-out number moved to this customer when a contact was linked into it
+
+
+@register
+class CustomerConsentChanged(_CustomerEvent):
+    """A customer's phone number opted out of SMS (texted STOP) or back in (START); replies by SMS follow it."""
+
+    event_type = "customer.consent_changed"
+    topic = INBOUND_MESSAGES
+
+    phone: str = Field(min_length=1, description="the number, E.164")
+    opted_out: bool
+    at: AwareDatetime
+    source: str = Field(min_length=1, description="keyword | staff | merge (other values may be added)")
+
+
+@register
+class CustomerProfileChanged(_CustomerEvent):
+    """How a customer is named changed: staff named an unknown contact, or linked it into another customer.
+
+    With `merged_into_customer_id` the customer's addresses now belong to that customer, and `customer_name` /
+    `customer_label` are that customer's: what the merged customer's messages should now show.
+    """
+
+    event_type = "customer.profile_changed"
+    topic = INBOUND_MESSAGES
+
+    customer_name: str | None = None
+    customer_label: str = Field(min_length=1)
+    merged_into_customer_id: str | None = None
 
 
 @register

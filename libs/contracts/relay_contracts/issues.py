@@ -79,6 +79,9 @@ class OfferedActions(BaseModel):
 NO_ACTION_NEEDED = "no action needed"
 """The resolution of an issue dismissed with Resolve (a "Thanks!" that needs no answer)."""
 
+MERGED = "merged"
+"""The resolution of an open issue whose contact was merged into a customer who had an open issue already."""
+
 
 def status_label(*, status: IssueStatus, assignee: "StaffRef | None", closed_by: "StaffRef | None",
                  resolution: str | None = None) -> str:
@@ -87,7 +90,7 @@ def status_label(*, status: IssueStatus, assignee: "StaffRef | None", closed_by:
         return f"Assigned to {assignee.name}" if assignee else "Assigned"
     if status == IssueStatus.CLOSED:
         label = f"Closed by {closed_by.name}" if closed_by else "Closed"
-        return f"{label} — {NO_ACTION_NEEDED}" if resolution == NO_ACTION_NEEDED else label
+        return f"{label} — {resolution}" if resolution in (NO_ACTION_NEEDED, MERGED) else label
     return "Unassigned"
 
 
@@ -100,6 +103,7 @@ class IssueSnapshot(BaseModel):
     number: int | None = None
     customer_id: str
     customer_name: str | None = None
+    customer_label: str | None = None  # how staff see the customer: name, else the phone (national format) or email
     channel: Channel
     status: IssueStatus
     assignee: StaffRef | None = None
@@ -113,6 +117,8 @@ class IssueSnapshot(BaseModel):
     suggest_resolve: bool | None = None  # the latest customer messages are pure acknowledgements ("ok", "thanks!")
     first_response_at: AwareDatetime | None = None
     closed_at: AwareDatetime | None = None
+    sms_opted_out_at: AwareDatetime | None = None  # the customer texted STOP then: SMS replies are refused
+    merged_into_issue_id: str | None = None  # closed as "merged": the customer's open issue that goes on
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -242,5 +248,22 @@ class IssueReopened(IssueEvent):
     """A closed issue was reopened by staff."""
 
     event_type = "issue.reopened"
+
+
+class CustomerChange(StrEnum):
+    """What changed about an issue's customer."""
+
+    PROFILE = "profile"  # a new name or label (an unknown contact was named, the directory changed)
+    CONSENT = "consent"  # the customer texted STOP or START
+    MERGED = "merged"  # the contact was linked to a directory customer; the issue now belongs to them
+
+
+@register
+class IssueCustomerChanged(IssueEvent):
+    """The issue's customer changed: name or label, SMS consent, or the contact was merged into another customer."""
+
+    event_type = "issue.customer_changed"
+    change: CustomerChange
+    previous_customer_id: str | None = None  # on a merge: the contact the issue belonged to before
 
 

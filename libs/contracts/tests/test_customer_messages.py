@@ -8,11 +8,14 @@ from relay_contracts import InvalidEvent, new_event, parse_event
 from relay_contracts.customer_messages import (
     Attachment,
     Channel,
+    CustomerConsentChanged,
+    CustomerProfileChanged,
     DeliveryState,
     DeliveryStatusChanged,
     EmailThreading,
     InboundMessageReceived,
     OutboundMessageRequested,
+    customer_label,
 )
 
 
@@ -69,3 +72,48 @@ def test_outbound_request_round_trips() -> None:
                                        requested_by="stf_1")
     parsed = parse_event(new_event(payload, tenant_id="demo", producer="issues").to_bytes())
     assert parsed.payload == payload and parsed.key == b"demo:cus_jane"
+
+
+def test_inbound_message_from_an_older_producer_has_no_customer_label() -> None:
+    event = new_event(_inbound(customer_label="Jane Doe"), tenant_id="demo", producer="ingest").to_document()
+    assert parse_event(event).payload.customer_label == "Jane Doe"
+    del event["payload"]["customer_label"]
+    assert parse_event(event).payload.customer_label is None
+
+
+def test_consent_change_round_trips_on_inbound_messages_under_the_customer_key() -> None:
+    payload = CustomerConsentChanged(customer_id="cus_jane", phone="+12025550143", opted_out=True,
+                                     at=datetime(2026, 11, 24, 10, 0, tzinfo=UTC), source="keyword")
+    parsed = parse_event(new_event(payload, tenant_id="demo", producer="ingest").to_bytes())
+    assert parsed.payload == payload and parsed.type == "customer.consent_changed"
+    assert parsed.topic.name == "inbound.messages" and parsed.key == b"demo:cus_jane"
+    naive = new_event(payload, tenant_id="demo", producer="ingest").to_document()
+    naive["payload"]["at"] = "2026-11-24T10:00:00"
+    with pytest.raises(InvalidEvent, match="at"):
+        parse_event(naive)
+
+
+def test_profile_change_round_trips_with_and_without_a_merge() -> None:
+    named = CustomerProfileChanged(customer_id="cus_1", customer_name="Ann Lee", customer_label="Ann Lee")
+    merged = CustomerProfileChanged(customer_id="cus_1", customer_name="Ann Lee", customer_label="Ann Lee",
+                                    merged_into_customer_id="pos-42")
+    for payload in (named, merged):
+        parsed = parse_event(new_event(payload, tenant_id="demo", producer="ingest").to_bytes())
+        assert parsed.payload == payload and parsed.type == "customer.profile_changed"
+        assert parsed.topic.name == "inbound.messages" and parsed.key == b"demo:cus_1"
+    assert named.merged_into_customer_id is None
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"name": "  Jane   Doe ", "phone": "+12025550143", "email": "jane@example.com"}, "Jane Doe"),
+    ({"name": None, "phone": "+12025550143", "email": "jane@example.com"}, "(202) 555-0143"),
+    ({"name": " ", "phone": "+442079460958", "email": None}, "+44 20 7946 0958"),
+    ({"name": None, "phone": "+442079460958", "email": None, "country": "GB"}, "020 7946 0958"),
+    ({"name": None, "phone": "+16135550100", "email": None}, "+1 613-555-0100"),  # Canada, for a US shop
+    ({"name": None, "phone": None, "email": "jane@example.com"}, "jane@example.com"),
+    ({"name": None, "phone": "not a number", "email": None}, "not a number"),
+    ({"name": None, "phone": None, "email": None}, "Unknown customer"),
+    ({"name": "", "phone": "", "email": ""}, "Unknown customer"),
+])
+def test_a_customer_is_labelled_by_name_then_national_phone_then_email(fields: dict, expected: str) -> None:
+    assert customer_label(**fields) == expected

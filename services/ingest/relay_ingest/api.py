@@ -1,4 +1,4 @@
-"""HTTP: tenant provisioning, the customer directory, and the webhook routes of every registered provider."""
+"""HTTP: tenant provisioning, the customer directory, reply templates, and the webhook routes of every provider."""
 
 import csv
 import io
@@ -6,7 +6,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -20,8 +20,14 @@ from relay_ingest.models import (
     Customer,
     CustomerIn,
     CustomerLine,
+    CustomerLinkIn,
     CustomerList,
+    CustomerNameIn,
     ImportReport,
+    QuickReplies,
+    ReplyTemplate,
+    ReplyTemplateIn,
+    ReplyTemplateList,
     Tenant,
     TenantSettings,
     TenantView,
@@ -38,8 +44,8 @@ from relay_ingest.providers.base import (
     WebhookRequest,
 )
 from relay_ingest.settings import IngestSettings
-from relay_kit.auth import AdminOnly, CurrentStaff
-from relay_kit.errors import BadRequest, NotFound, PayloadTooLarge, RelayError, error_body
+from relay_kit.auth import AdminOnly, CurrentStaff, StaffPrincipal
+from relay_kit.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, RelayError, error_body
 from relay_kit.logs import tenant_id_var
 
 TenantId = Annotated[str, Path(min_length=2, max_length=63, pattern=TENANT_ID_PATTERN)]
@@ -47,6 +53,7 @@ TenantOfCall = Annotated[str, Query(min_length=2, max_length=63, pattern=TENANT_
                                     description="the tenant the customer belongs to")]
 CustomerId = Annotated[str, Path(min_length=1, max_length=100, pattern=domain.CUSTOMER_ID_PATTERN)]
 AttachmentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^att_[0-9a-f]{32}$")]
+TemplateId = Annotated[str, Path(min_length=1, max_length=64, pattern=domain.TEMPLATE_ID_PATTERN)]
 
 JSON_LINES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines",
               "application/jsonlines", "application/json-lines"}
@@ -178,37 +185,94 @@ def _csv_lines(text: str) -> list[tuple[int, CustomerLine | str]]:
 async def search_customers(staff: CurrentStaff, request: Request,
                            q: Annotated[str, Query(max_length=200)] = "") -> CustomerList:
     """My tenant's customers matching a name, email or phone number (all of them, by name, without q)."""
-    desk = _desk(request)
-    phone = None
-    if q.strip():
-        try:
-            phone = domain.normalise_phone(q, region=desk.settings.default_region)
-        except ValueError:
-            phone = None
-    found = await store.search_customers(desk.database, tenant_id=staff.tenant_id, query=q.strip(), phone=phone)
+    found = await flows.search_customers(desk=_desk(request), tenant_id=staff.tenant_id, query=q.strip())
     return CustomerList(customers=found)
 
 
 @customers.get("/api/customers/{customer_id}", response_model=Customer)
 async def get_customer(customer_id: CustomerId, staff: CurrentStaff, request: Request) -> Customer:
     """One customer of my tenant, for View Customer."""
-    customer = await store.get_customer(_desk(request).database, tenant_id=staff.tenant_id, customer_id=customer_id)
-    if customer is None:
-        raise NotFound(f"No customer {customer_id!r}.")
-    return customer
+    return await flows.get_customer(desk=_desk(request), tenant_id=staff.tenant_id, customer_id=customer_id)
+
+
+@customers.patch("/api/customers/{customer_id}", response_model=Customer)
+async def name_customer(customer_id: CustomerId, body: CustomerNameIn, staff: CurrentStaff,
+                        request: Request) -> Customer:
+    """Give a contact the point of sale does not know a name (any staff member)."""
+    return await flows.name_customer(desk=_desk(request), tenant_id=staff.tenant_id, customer_id=customer_id,
+                                     name=body.name)
+
+
+@customers.post("/api/customers/{customer_id}/link", response_model=Customer)
+async def link_customer(customer_id: CustomerId, body: CustomerLinkIn, staff: CurrentStaff,
+                        request: Request) -> Customer:
+    """Link a contact the point of sale does not know to the customer it is (any staff member); answers that one."""
+    return await flows.link_customer(desk=_desk(request), tenant_id=staff.tenant_id, customer_id=customer_id,
+                                     into_customer_id=body.into_customer_id)
+
+
+@customers.get("/api/customers/{customer_id}/quick-replies", response_model=QuickReplies)
+async def quick_replies(customer_id: CustomerId, staff: CurrentStaff, request: Request) -> QuickReplies:
+    """My tenant's reply templates filled in for this customer."""
+    return await flows.quick_replies(desk=_desk(request), tenant_id=staff.tenant_id, customer_id=customer_id)
 
 
 @customers.get("/api/customers/{customer_id}/attachments/{attachment_id}", response_class=Response,
-               responses={200: {"content": {"application/octet-stream": {}}, "description": "the file as it came"}})
+               responses={200: {"content": {"application/octet-stream": {}, "image/*": {}},
+                                "description": "the file as it came"}})
 async def get_attachment(customer_id: CustomerId, attachment_id: AttachmentId, staff: CurrentStaff,
                          request: Request) -> Response:
-    """A file that came with one of the customer's emails."""
-    found = await store.get_attachment(_desk(request).database, tenant_id=staff.tenant_id, attachment_id=attachment_id)
-    if found is None or found.customer_id != customer_id:
-        raise NotFound(f"No attachment {attachment_id!r} for customer {customer_id!r}.")
-    filename = (found.filename or attachment_id).replace('"', "")
-    return Response(found.content, media_type=found.content_type,
-                    headers={"content-disposition": f'attachment; filename="{filename}"'})
+    """A file that came with one of the customer's messages: an email attachment or an MMS picture."""
+    found = await flows.attachment_file(desk=_desk(request), tenant_id=staff.tenant_id, customer_id=customer_id,
+                                        attachment_id=attachment_id)
+    media_type = domain.served_type(found.content_type)
+    disposition = "inline" if domain.shown_inline(media_type) else "attachment"
+    return Response(found.content, media_type=media_type,
+                    headers={"content-disposition": _disposition(disposition, found.filename or attachment_id),
+                             "cache-control": "private, max-age=86400", "x-content-type-options": "nosniff"})
+
+
+def _disposition(kind: str, filename: str) -> str:
+    """A Content-Disposition with an ASCII filename and, for any other name, its UTF-8 form (RFC 6266)."""
+    printable = "".join(c for c in filename if c.isprintable() and c not in '"\\')
+    fallback = printable.encode("ascii", "replace").decode().replace("?", "_") or "attachment"
+    if fallback == printable:
+        return f'{kind}; filename="{fallback}"'
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(printable, safe='')}"
+
+
+# --- reply templates ------------------------------------------------------------------------------
+
+templates = APIRouter(tags=["reply templates"])
+
+
+def _manager(staff: StaffPrincipal) -> StaffPrincipal:
+    if not staff.is_manager:
+        raise Forbidden("Only managers and admins can change reply templates.")
+    return staff
+
+
+@templates.get("/api/reply-templates", response_model=ReplyTemplateList)
+async def list_templates(staff: CurrentStaff, request: Request) -> ReplyTemplateList:
+    """My tenant's reply templates, by name (any staff member)."""
+    return ReplyTemplateList(templates=await store.list_templates(_desk(request).database, tenant_id=staff.tenant_id))
+
+
+@templates.put("/api/reply-templates/{template_id}", response_model=ReplyTemplate)
+async def save_template(template_id: TemplateId, body: ReplyTemplateIn, staff: CurrentStaff,
+                        request: Request) -> ReplyTemplate:
+    """Create or replace a reply template (managers and admins)."""
+    _manager(staff)
+    return await flows.save_template(desk=_desk(request), tenant_id=staff.tenant_id, template_id=template_id,
+                                     template=body, saved_by=staff.staff_id)
+
+
+@templates.delete("/api/reply-templates/{template_id}", status_code=204, response_class=Response)
+async def delete_template(template_id: TemplateId, staff: CurrentStaff, request: Request) -> Response:
+    """Remove a reply template (managers and admins)."""
+    _manager(staff)
+    await flows.delete_template(desk=_desk(request), tenant_id=staff.tenant_id, template_id=template_id)
+    return Response(status_code=204)
 
 
 # --- webhooks -------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Multi-step work: recording a provider's message, keeping the directory, sending a reply, following its delivery."""
+"""Multi-step work: recording a provider's message, keeping the directory, sending a reply, following its delivery,
+filling quick replies, fetching pictures."""
 
 import asyncio
 import logging
@@ -9,11 +10,15 @@ from relay_contracts import Envelope, new_event
 from relay_contracts.customer_messages import (
     Attachment,
     Channel,
+    ConsentSource,
+    CustomerConsentChanged,
+    CustomerProfileChanged,
     DeliveryState,
     DeliveryStatusChanged,
     InboundMessageReceived,
     OutboundMessageRequested,
     advances_delivery,
+    customer_label,
     reply_subject,
     reply_threading,
 )
@@ -28,6 +33,10 @@ from relay_ingest.models import (
     ImportReport,
     InboundMessage,
     OutboundDelivery,
+    QuickReplies,
+    QuickReply,
+    ReplyTemplate,
+    ReplyTemplateIn,
     StoredAttachment,
     Tenant,
     TenantSettings,
@@ -37,6 +46,8 @@ from relay_ingest.providers.base import (
     DeliveryHandle,
     EmailSenderSettings,
     InboundOutcome,
+    MediaFetcher,
+    MediaUnavailable,
     OutgoingMessage,
     PermanentSendError,
     ProviderMessage,
@@ -48,7 +59,7 @@ from relay_ingest.providers.base import (
     WebhookRejected,
 )
 from relay_ingest.settings import IngestSettings
-from relay_kit.errors import BadRequest, Conflict, PayloadTooLarge, RelayError
+from relay_kit.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, RelayError, Unprocessable
 from relay_kit.store import Database
 from relay_kit.unit_of_work import OnPublishFailure, UnitOfWork
 
@@ -62,18 +73,38 @@ WEBHOOK = OnPublishFailure.ANSWER_UNAVAILABLE
 SENDING = OnPublishFailure.LEAVE_TO_SWEEPER
 
 
+# Staff actions (naming, linking) and the point of sale's saves succeed once stored; the sweeper publishes late events.
+STAFF_ACTION = OnPublishFailure.LEAVE_TO_SWEEPER
+
+
+class MediaUnreachable(RelayError):
+    """The provider keeping a picture did not hand it over (try again later)."""
+
+    status_code = 502
+    code = "media_unavailable"
+
+
 @dataclass
 class Desk:
-    """What the flows work with: the service's database, its unit of work, settings, and senders by provider."""
+    """What the flows work with: the service's database, its unit of work, settings, senders and media fetchers
+    by provider, and the background fetches under way."""
 
     database: Database
     uow: UnitOfWork
     settings: IngestSettings
     senders: dict[str, Sender] = field(default_factory=dict)
+    media: dict[str, MediaFetcher] = field(default_factory=dict)
+    background: set["asyncio.Task[None]"] = field(default_factory=set)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _country(desk: Desk, tenant_id: str) -> str:
+    """The tenant's country (how its customers' numbers are written); US for a tenant ingest does not know."""
+    tenant = await store.get_tenant(desk.database, tenant_id=tenant_id)
+    return tenant.country if tenant else "US"
 
 
 # --- tenants --------------------------------------------------------------------------------------
@@ -112,15 +143,18 @@ async def resolve_customer(
 async def save_customer(*, desk: Desk, tenant_id: str, customer_id: str, customer: CustomerIn) -> Customer:
     """Upsert a customer from the point-of-sale system, claiming its phones and emails.
 
-    An address held by an unknown contact moves to this customer (later messages land here);
-    one held by another known customer is a conflict and nothing changes.
+    An address held by an unknown contact moves to this customer (later messages land here, an opt-out goes
+    with it, and the contact is announced as merged); one held by another known customer is a conflict and
+    nothing changes. Addresses staff linked to this customer stay with it.
     """
     try:
         contacts = domain.normalise_contacts(phones=customer.phones, emails=customer.emails,
                                              region=desk.settings.default_region)
     except ValueError as error:
         raise BadRequest(str(error)) from None
+    existing = await store.get_customer(desk.database, tenant_id=tenant_id, customer_id=customer_id)
     claimed_now: list[tuple[ContactKind, str]] = []
+    moved: list[tuple[Customer, ContactKind, str]] = []
     for kind, address in contacts.pairs():
         owner, claimed = await store.claim_contact(desk.database, tenant_id=tenant_id, kind=kind, address=address,
                                                    customer_id=customer_id)
@@ -130,20 +164,180 @@ async def save_customer(*, desk: Desk, tenant_id: str, customer_id: str, custome
             continue
         holder = await store.get_customer(desk.database, tenant_id=tenant_id, customer_id=owner)
         if holder is None or holder.unknown_contact:
-            moved = await store.move_contact(desk.database, tenant_id=tenant_id, kind=kind, address=address,
-                                             from_customer=owner, to_customer=customer_id)
-            if moved and holder is not None:
-                await store.detach_contact(desk.database, tenant_id=tenant_id, customer_id=owner, kind=kind,
-                                           address=address, merged_into=customer_id)
-            if moved:
+            if await store.move_contact(desk.database, tenant_id=tenant_id, kind=kind, address=address,
+                                        from_customer=owner, to_customer=customer_id):
+                if holder is not None:
+                    moved.append((holder, kind, address))
                 continue
         for claimed_kind, claimed_address in claimed_now:
             await store.unclaim_contact(desk.database, tenant_id=tenant_id, kind=claimed_kind,
                                         address=claimed_address, customer_id=customer_id)
+        for holder, moved_kind, moved_address in moved:  # give back what this save took from unknown contacts
+            await store.move_contact(desk.database, tenant_id=tenant_id, kind=moved_kind, address=moved_address,
+                                     from_customer=customer_id, to_customer=holder.customer_id)
         raise Conflict(f"{address} already belongs to customer {owner!r}; remove it there first.")
+    if existing is not None:  # what staff linked here stays, whatever the point of sale lists
+        contacts = domain.Contacts(
+            phones=list(dict.fromkeys([*contacts.phones, *existing.linked_phones])),
+            emails=list(dict.fromkeys([*contacts.emails, *existing.linked_emails])))
     await store.release_contacts(desk.database, tenant_id=tenant_id, customer_id=customer_id, keep=contacts.pairs())
-    return await store.save_customer(desk.database, tenant_id=tenant_id, customer_id=customer_id, name=customer.name,
-                                     contacts=contacts, account=customer.account)
+    country = await _country(desk, tenant_id)
+    label = customer_label(name=customer.name, phone=next(iter(contacts.phones), None),
+                           email=next(iter(contacts.emails), None), country=country)
+    events = []
+    if existing is not None and existing.name != customer.name:
+        events.append(_profile_event(tenant_id=tenant_id, customer_id=customer_id, name=customer.name, label=label))
+    orders = [order.model_dump(mode="json") for order in customer.orders]
+    write = store.save_customer(desk.database, tenant_id=tenant_id, customer_id=customer_id, name=customer.name,
+                                contacts=contacts, account=customer.account, orders=orders, events=events)
+    if events:  # a renamed customer: its messages and issues show the new name
+        assert existing is not None
+        saved = await desk.uow.commit(write, collection=store.CUSTOMERS, document_id=existing.document_id,
+                                      on_publish_failure=STAFF_ACTION)
+    else:
+        saved = await write
+    for holder, kind, address in moved:
+        if kind == ContactKind.PHONE and address in holder.opted_out_phones:
+            saved = await _carry_opt_out(desk, tenant_id=tenant_id, into=saved, phone=address,
+                                         at=holder.sms_opted_out_at or _now())
+        event = _profile_event(tenant_id=tenant_id, customer_id=holder.customer_id, name=customer.name,
+                               label=label, merged_into=customer_id)
+        await desk.uow.commit(
+            store.detach_contact(desk.database, tenant_id=tenant_id, customer_id=holder.customer_id, kind=kind,
+                                 address=address, merged_into=customer_id, events=[event]),
+            collection=store.CUSTOMERS, document_id=holder.document_id, on_publish_failure=STAFF_ACTION)
+    return saved.labelled(country=country)
+
+
+def _profile_event(*, tenant_id: str, customer_id: str, name: str | None, label: str,
+                   merged_into: str | None = None) -> Envelope[CustomerProfileChanged]:
+    return new_event(CustomerProfileChanged(customer_id=customer_id, customer_name=name, customer_label=label,
+                                            merged_into_customer_id=merged_into),
+                     tenant_id=tenant_id, producer=PRODUCER)
+
+
+def _consent_event(*, tenant_id: str, customer_id: str, phone: str, opted_out: bool, at: datetime,
+                   source: ConsentSource, correlation_id: str | None = None) -> Envelope[CustomerConsentChanged]:
+    return new_event(CustomerConsentChanged(customer_id=customer_id, phone=phone, opted_out=opted_out,
+                                            at=domain.as_stored(at), source=source.value),
+                     tenant_id=tenant_id, producer=PRODUCER, correlation_id=correlation_id)
+
+
+async def _carry_opt_out(desk: Desk, *, tenant_id: str, into: Customer, phone: str, at: datetime) -> Customer:
+    """An opted-out number moved to another customer: it stays opted out there, announced for that customer."""
+    at = domain.as_stored(at)
+    event = _consent_event(tenant_id=tenant_id, customer_id=into.customer_id, phone=phone, opted_out=True, at=at,
+                           source=ConsentSource.MERGE)
+    await desk.uow.commit(
+        store.set_sms_opt_out(desk.database, tenant_id=tenant_id, customer_id=into.customer_id, phone=phone, at=at,
+                              events=[event]),
+        collection=store.CUSTOMERS, document_id=into.document_id, on_publish_failure=STAFF_ACTION)
+    return await store.get_customer(desk.database, tenant_id=tenant_id, customer_id=into.customer_id) or into
+
+
+async def get_customer(*, desk: Desk, tenant_id: str, customer_id: str) -> Customer:
+    """One customer of the tenant, labelled for its staff; NotFound if there is none."""
+    customer = await store.get_customer(desk.database, tenant_id=tenant_id, customer_id=customer_id)
+    if customer is None:
+        raise NotFound(f"No customer {customer_id!r}.")
+    return customer.labelled(country=await _country(desk, tenant_id))
+
+
+async def search_customers(*, desk: Desk, tenant_id: str, query: str) -> list[Customer]:
+    """The tenant's customers matching a name, email or phone number, labelled for its staff."""
+    country = await _country(desk, tenant_id)
+    phone = None
+    if query:
+        try:
+            phone = domain.normalise_phone(query, region=desk.settings.default_region)
+        except ValueError:
+            phone = None
+    found = await store.search_customers(desk.database, tenant_id=tenant_id, query=query, phone=phone)
+    return [customer.labelled(country=country) for customer in found]
+
+
+async def name_customer(*, desk: Desk, tenant_id: str, customer_id: str, name: str) -> Customer:
+    """Staff name a contact the point of sale does not know; its messages and issues show the name from now on."""
+    customer = await _customer_or_404(desk, tenant_id=tenant_id, customer_id=customer_id)
+    _check_can_be_changed(customer)
+    country = await _country(desk, tenant_id)
+    label = customer_label(name=name, phone=None, email=None, country=country)
+    event = _profile_event(tenant_id=tenant_id, customer_id=customer_id, name=name, label=label)
+    named = await desk.uow.commit(
+        store.name_customer(desk.database, tenant_id=tenant_id, customer_id=customer_id, name=name, events=[event]),
+        collection=store.CUSTOMERS, document_id=customer.document_id, on_publish_failure=STAFF_ACTION)
+    if named is None:  # it had that name already, or changed meanwhile: answer what it is now
+        current = await _customer_or_404(desk, tenant_id=tenant_id, customer_id=customer_id)
+        _check_can_be_changed(current)
+        return current.labelled(country=country)
+    return named.labelled(country=country)
+
+
+async def link_customer(*, desk: Desk, tenant_id: str, customer_id: str, into_customer_id: str) -> Customer:
+    """Staff link a contact the point of sale does not know to the customer it is: its phones and emails (and an
+    opt-out) move there, it records `merged_into`, and CustomerProfileChanged announces it. Answers that customer."""
+    if into_customer_id == customer_id:
+        raise Conflict("A customer cannot be linked into itself: choose another customer.", code="link_into_itself")
+    source = await _customer_or_404(desk, tenant_id=tenant_id, customer_id=customer_id)
+    into = await store.get_customer(desk.database, tenant_id=tenant_id, customer_id=into_customer_id)
+    if into is None:
+        raise NotFound(f"No customer {into_customer_id!r} to link {customer_id!r} into.")
+    country = await _country(desk, tenant_id)
+    if source.merged_into == into_customer_id:
+        return into.labelled(country=country)  # done before: the same answer again
+    _check_can_be_changed(source)
+    _check_can_take_a_link(into)
+    if not await store.start_merge(desk.database, tenant_id=tenant_id, customer_id=customer_id,
+                                   into_customer_id=into_customer_id):
+        raise Conflict(f"{customer_id!r} is being linked into another customer.", code="customer_merged")
+    into = await store.get_customer(desk.database, tenant_id=tenant_id, customer_id=into_customer_id) or into
+    if into.merged_into or into.merging_into:  # the target began a link of its own meanwhile: neither goes on
+        await store.abandon_merge(desk.database, tenant_id=tenant_id, customer_id=customer_id,
+                                  into_customer_id=into_customer_id)
+        _check_can_take_a_link(into)
+    claims = await store.contacts_of(desk.database, tenant_id=tenant_id, customer_id=customer_id)
+    phones = [c.address for c in claims if c.kind == ContactKind.PHONE]
+    emails = [c.address for c in claims if c.kind == ContactKind.EMAIL]
+    await store.add_linked_addresses(desk.database, tenant_id=tenant_id, customer_id=into_customer_id,
+                                     phones=phones, emails=emails)
+    for phone in source.opted_out_phones:
+        into = await _carry_opt_out(desk, tenant_id=tenant_id, into=into, phone=phone,
+                                    at=source.sms_opted_out_at or _now())
+    for claim in claims:
+        await store.move_contact(desk.database, tenant_id=tenant_id, kind=claim.kind, address=claim.address,
+                                 from_customer=customer_id, to_customer=into_customer_id)
+    into = await store.get_customer(desk.database, tenant_id=tenant_id, customer_id=into_customer_id) or into
+    event = _profile_event(tenant_id=tenant_id, customer_id=customer_id, name=into.name,
+                           label=into.label_in(country=country), merged_into=into_customer_id)
+    await desk.uow.commit(
+        store.finish_merge(desk.database, tenant_id=tenant_id, customer_id=customer_id,
+                           into_customer_id=into_customer_id, events=[event]),
+        collection=store.CUSTOMERS, document_id=source.document_id, on_publish_failure=STAFF_ACTION)
+    return into.labelled(country=country)
+
+
+async def _customer_or_404(desk: Desk, *, tenant_id: str, customer_id: str) -> Customer:
+    customer = await store.get_customer(desk.database, tenant_id=tenant_id, customer_id=customer_id)
+    if customer is None:
+        raise NotFound(f"No customer {customer_id!r}.")
+    return customer
+
+
+def _check_can_take_a_link(into: Customer) -> None:
+    """A contact is linked only into a customer that is not itself linked (or being linked) elsewhere."""
+    if into.merged_into or into.merging_into:
+        raise Conflict(f"{into.customer_id!r} was itself linked into {into.merged_into or into.merging_into!r}: "
+                       "link into that customer instead.", code="customer_merged")
+
+
+def _check_can_be_changed(customer: Customer) -> None:
+    """Staff name and link only contacts the point of sale does not know, and not once they were linked."""
+    if customer.merged_into:
+        raise Conflict(f"{customer.customer_id!r} was linked into {customer.merged_into!r}: change that customer "
+                       "instead.", code="customer_merged")
+    if not customer.unknown_contact:
+        raise Conflict(f"{customer.customer_id!r} comes from the point of sale: change it there.",
+                       code="customer_from_point_of_sale")
 
 
 async def import_customers(*, desk: Desk, tenant_id: str,
@@ -209,13 +403,18 @@ async def receive(*, desk: Desk, tenant: Tenant, message: ProviderMessage, recei
             return await _record_keyword(desk, tenant=tenant, customer=customer, message=message, keyword=keyword,
                                          received_at=received_at)
     message_id = domain.new_message_id()
-    attachments = [*message.attachments, *await _store_files(desk, tenant_id=tenant_id, customer=customer,
-                                                             message=message)]
+    attachments = [*await _keep_media(desk, tenant_id=tenant_id, customer=customer, message=message),
+                   *await _store_files(desk, tenant_id=tenant_id, customer=customer, message=message)]
     record = _inbound_record(tenant_id=tenant_id, message_id=message_id, message=message, received_at=received_at,
                              kind=InboundOutcome.MESSAGE, customer_id=customer.customer_id, attachments=attachments)
+    name = customer.name or message.from_name
+    is_sms = message.channel == Channel.SMS
+    label = customer_label(name=name, phone=message.from_address if is_sms else next(iter(customer.phones), None),
+                           email=next(iter(customer.emails), None) if is_sms else message.from_address,
+                           country=tenant.country)
     event = new_event(
         InboundMessageReceived(
-            customer_id=customer.customer_id, message_id=message_id, customer_name=customer.name or message.from_name,
+            customer_id=customer.customer_id, message_id=message_id, customer_name=name, customer_label=label,
             channel=message.channel, provider=message.provider, provider_message_id=message.provider_message_id,
             from_address=message.from_address, to_address=message.to_address, subject=message.subject,
             text=message.text, attachments=attachments, threading=message.threading, received_at=received_at,
@@ -233,6 +432,8 @@ async def receive(*, desk: Desk, tenant: Tenant, message: ProviderMessage, recei
     if not await desk.uow.commit(record_once(), collection=store.INBOUND, document_id=message_id,
                                  on_publish_failure=WEBHOOK):
         return await _retry_of(desk, tenant_id=tenant_id, message=message)
+    if message.attachments:
+        _prefetch_media(desk, tenant_id=tenant_id, customer_id=customer.customer_id, attachments=attachments)
     return Receipt(outcome=InboundOutcome.MESSAGE, message_id=message_id)
 
 
@@ -280,13 +481,14 @@ async def _record_keyword(desk: Desk, *, tenant: Tenant, customer: Customer, mes
                           keyword: Keyword, received_at: datetime) -> Receipt:
     """STOP / START / HELP: change the customer's SMS subscription first, then record the keyword once."""
     tenant_id = tenant.tenant_id
-    if keyword == Keyword.STOP:
-        await store.set_sms_opt_out(desk.database, tenant_id=tenant_id, customer_id=customer.customer_id,
-                                    phone=message.from_address, at=received_at)
-    elif keyword == Keyword.START:
-        await store.clear_sms_opt_out(desk.database, tenant_id=tenant_id, phone=message.from_address, at=received_at)
-    reply = domain.keyword_reply(keyword, business=tenant.business)
     message_id = domain.new_message_id()
+    if keyword == Keyword.STOP:
+        await _opt_out(desk, tenant_id=tenant_id, customer=customer, phone=message.from_address, at=received_at,
+                       correlation_id=message_id)
+    elif keyword == Keyword.START:
+        await _opt_in(desk, tenant_id=tenant_id, phone=message.from_address, at=received_at,
+                      correlation_id=message_id)
+    reply = domain.keyword_reply(keyword, business=tenant.business)
     record = _inbound_record(tenant_id=tenant_id, message_id=message_id, message=message, received_at=received_at,
                              kind=InboundOutcome.KEYWORD, customer_id=customer.customer_id, keyword=keyword,
                              reply=reply)
@@ -294,6 +496,32 @@ async def _record_keyword(desk: Desk, *, tenant: Tenant, customer: Customer, mes
         return retried
     log.info("SMS keyword %s from a customer of %s", keyword.value, tenant_id)
     return Receipt(outcome=InboundOutcome.KEYWORD, message_id=message_id, reply=reply)
+
+
+async def _opt_out(desk: Desk, *, tenant_id: str, customer: Customer, phone: str, at: datetime,
+                   correlation_id: str) -> None:
+    """The number texted STOP: opt it out with CustomerConsentChanged (webhook: answered once the event is out)."""
+    at = domain.as_stored(at)
+    event = _consent_event(tenant_id=tenant_id, customer_id=customer.customer_id, phone=phone, opted_out=True, at=at,
+                           source=ConsentSource.KEYWORD, correlation_id=correlation_id)
+    changed = await desk.uow.commit(
+        store.set_sms_opt_out(desk.database, tenant_id=tenant_id, customer_id=customer.customer_id, phone=phone,
+                              at=at, events=[event]),
+        collection=store.CUSTOMERS, document_id=customer.document_id, on_publish_failure=WEBHOOK)
+    if not changed:  # opted out already: finish announcing it if an earlier try could not
+        await desk.uow.publish_pending(collection=store.CUSTOMERS, document_id=customer.document_id,
+                                       on_publish_failure=WEBHOOK)
+
+
+async def _opt_in(desk: Desk, *, tenant_id: str, phone: str, at: datetime, correlation_id: str) -> None:
+    """The number texted START: opt it back in on every customer it was out on, each announced."""
+    for customer in await store.customers_opted_out(desk.database, tenant_id=tenant_id, phone=phone):
+        event = _consent_event(tenant_id=tenant_id, customer_id=customer.customer_id, phone=phone, opted_out=False,
+                               at=at, source=ConsentSource.KEYWORD, correlation_id=correlation_id)
+        await desk.uow.commit(
+            store.clear_sms_opt_out(desk.database, tenant_id=tenant_id, customer_id=customer.customer_id,
+                                    phone=phone, at=at, events=[event]),
+            collection=store.CUSTOMERS, document_id=customer.document_id, on_publish_failure=WEBHOOK)
 
 
 async def _record_bounce(desk: Desk, *, tenant_id: str, message: ProviderMessage, received_at: datetime) -> Receipt:
@@ -332,6 +560,117 @@ async def _store_files(desk: Desk, *, tenant_id: str, customer: Customer,
             content_type=upload.content_type, filename=upload.filename, size=len(upload.content),
         ))
     return attachments
+
+
+async def _keep_media(desk: Desk, *, tenant_id: str, customer: Customer,
+                      message: ProviderMessage) -> list[Attachment]:
+    """Note where an MMS's media are kept at the provider; staff fetch them through ingest's attachment route."""
+    attachments = []
+    for index, media in enumerate(message.attachments):
+        attachment_id = domain.attachment_id_for(tenant_id=tenant_id, provider=message.provider,
+                                                 provider_message_id=message.provider_message_id, index=index,
+                                                 media=True)
+        await store.save_attachment(desk.database, attachment=StoredAttachment(
+            tenant_id=tenant_id, attachment_id=attachment_id, customer_id=customer.customer_id,
+            filename=media.filename, content_type=media.content_type, size=media.size, provider=message.provider,
+            source_url=media.url,
+        ))
+        attachments.append(Attachment(
+            url=domain.attachment_url(customer_id=customer.customer_id, attachment_id=attachment_id),
+            content_type=media.content_type, filename=media.filename, size=media.size,
+        ))
+    return attachments
+
+
+def _prefetch_media(desk: Desk, *, tenant_id: str, customer_id: str, attachments: list[Attachment]) -> None:
+    """Fetch a message's media from its provider in the background, so staff see them at once (and after the
+    provider's links expire); what fails here is fetched again when staff open it."""
+
+    async def fetch_all() -> None:
+        for attachment in attachments:
+            attachment_id = attachment.url.rsplit("/", 1)[-1]
+            try:
+                await attachment_file(desk=desk, tenant_id=tenant_id, customer_id=customer_id,
+                                      attachment_id=attachment_id)
+            except RelayError as error:
+                log.info("media %s of a customer of %s not fetched yet: %s", attachment_id, tenant_id, error.message)
+            except Exception:
+                log.warning("fetching media %s failed", attachment_id, exc_info=True)
+
+    task = asyncio.ensure_future(fetch_all())
+    desk.background.add(task)
+    task.add_done_callback(desk.background.discard)
+
+
+async def attachment_file(*, desk: Desk, tenant_id: str, customer_id: str, attachment_id: str) -> StoredAttachment:
+    """A customer's attachment with its content: an email's as it came, an MMS's fetched once from its provider."""
+    found = await store.get_attachment(desk.database, tenant_id=tenant_id, attachment_id=attachment_id)
+    if found is None or found.customer_id != customer_id:
+        raise NotFound(f"No attachment {attachment_id!r} for customer {customer_id!r}.")
+    if found.content is not None:
+        return found
+    fetcher = desk.media.get(found.provider or "")
+    if fetcher is None or not found.source_url:
+        raise NotFound(f"Attachment {attachment_id!r} has no content that can be fetched.")
+    tenant = await store.get_tenant(desk.database, tenant_id=tenant_id)
+    settings = tenant.settings.section(found.provider) if tenant and found.provider in PROVIDERS else None
+    try:
+        fetched = await fetcher.fetch(found.source_url, settings=settings, max_bytes=desk.settings.max_body_bytes)
+    except MediaUnavailable as error:
+        if error.gone:
+            raise NotFound(f"Attachment {attachment_id!r} cannot be had any more: {error.reason}",
+                           code="media_gone") from None
+        raise MediaUnreachable(f"{error.reason} Try again in a moment.") from None
+    content_type = found.content_type
+    if content_type == "application/octet-stream" and fetched.content_type:
+        content_type = fetched.content_type
+    await store.keep_fetched_content(desk.database, tenant_id=tenant_id, attachment_id=attachment_id,
+                                     content=fetched.content, content_type=content_type)
+    return found.model_copy(update={"content": fetched.content, "size": len(fetched.content),
+                                    "content_type": content_type})
+
+
+# --- reply templates ------------------------------------------------------------------------------
+
+
+async def save_template(*, desk: Desk, tenant_id: str, template_id: str, template: ReplyTemplateIn,
+                        saved_by: str) -> ReplyTemplate:
+    """Create or replace one of the tenant's quick replies; its variables must be ones Relay can fill."""
+    try:
+        domain.check_template_body(template.body)
+    except ValueError as error:
+        raise Unprocessable(str(error), code="unknown_variables") from None
+    if (not await store.template_exists(desk.database, tenant_id=tenant_id, template_id=template_id)
+            and await store.count_templates(desk.database, tenant_id=tenant_id) >= store.MAX_TEMPLATES):
+        raise Conflict(f"A tenant keeps at most {store.MAX_TEMPLATES} reply templates: delete one first.",
+                       code="too_many_templates")
+    return await store.save_template(desk.database, tenant_id=tenant_id, template_id=template_id,
+                                     name=template.name, body=template.body, updated_by=saved_by)
+
+
+async def delete_template(*, desk: Desk, tenant_id: str, template_id: str) -> None:
+    """Remove one of the tenant's quick replies; NotFound if it has none by that id."""
+    if not await store.delete_template(desk.database, tenant_id=tenant_id, template_id=template_id):
+        raise NotFound(f"No reply template {template_id!r}.")
+
+
+async def quick_replies(*, desk: Desk, tenant_id: str, customer_id: str) -> QuickReplies:
+    """Every template filled for one customer from their account and most recent open order."""
+    customer = await _customer_or_404(desk, tenant_id=tenant_id, customer_id=customer_id)
+    if customer.merged_into:  # the person is the customer it was linked into
+        customer = await store.get_customer(desk.database, tenant_id=tenant_id,
+                                            customer_id=customer.merged_into) or customer
+    tenant = await store.get_tenant(desk.database, tenant_id=tenant_id)
+    order = customer.current_order()
+    values = domain.template_values(name=customer.name, account=customer.account,
+                                    order=order.facts() if order else None,
+                                    shop_name=tenant.business if tenant else "")
+    filled = []
+    for template in await store.list_templates(desk.database, tenant_id=tenant_id):
+        text, missing = domain.fill_template(template.body, values=values)
+        filled.append(QuickReply(template_id=template.template_id, name=template.name, body=template.body, text=text,
+                                 missing=missing))
+    return QuickReplies(quick_replies=filled)
 
 
 # --- delivery -------------------------------------------------------------------------------------

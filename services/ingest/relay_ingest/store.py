@@ -4,7 +4,7 @@ Documents become models here and nowhere else: every function answers models of 
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from relay_ingest.models import (
     Customer,
     InboundMessage,
     OutboundDelivery,
+    ReplyTemplate,
     StoredAttachment,
     Tenant,
     TenantSettings,
@@ -35,8 +36,9 @@ OUTBOUND = "outbound_messages"
 ATTACHMENTS = "attachments"
 STATUS_REPORTS = "provider_status_reports"
 DELIVERIES = "webhook_deliveries"  # providers' once-per-delivery handles (Mailgun tokens), kept while fresh
+REPLY_TEMPLATES = "reply_templates"
 
-OUTBOX_COLLECTIONS = (INBOUND, OUTBOUND)
+OUTBOX_COLLECTIONS = (INBOUND, OUTBOUND, CUSTOMERS)
 
 INDEXES = {
     TENANTS: [IndexModel([("tenant_id", ASCENDING)], unique=True, name="tenant_id_unique")],
@@ -76,7 +78,12 @@ INDEXES = {
                    name="delivery_handle_unique"),
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="delivery_handle_expiry"),
     ],
+    REPLY_TEMPLATES: [
+        IndexModel([("tenant_id", ASCENDING), ("template_id", ASCENDING)], unique=True, name="template_unique"),
+        IndexModel([("tenant_id", ASCENDING), ("name", ASCENDING)], name="templates_by_name"),
+    ],
 }
+MAX_TEMPLATES = 500
 
 
 _HIDDEN = {outbox.FIELD: 0}
@@ -231,23 +238,94 @@ async def ensure_unknown_contact(
 
 
 async def save_customer(
-    database: Database, *, tenant_id: str, customer_id: str, name: str, contacts: Contacts, account: dict[str, Any]
+    database: Database, *, tenant_id: str, customer_id: str, name: str, contacts: Contacts, account: dict[str, Any],
+    orders: list[dict[str, Any]], events: Sequence[Envelope[Any]] = (),
 ) -> Customer:
-    """Create or update a customer's record from the point-of-sale system."""
+    """Create or update a customer's record from the point-of-sale system (with the events announcing it)."""
     fields = {"name": name, "phones": contacts.phones, "emails": contacts.emails, "account": account,
-              "unknown_contact": False, "updated_at": _now()}
-    return await _upsert_customer(database, tenant_id=tenant_id, customer_id=customer_id,
-                                  update={"$set": fields, "$setOnInsert": {"created_at": _now()}})
+              "orders": orders, "unknown_contact": False, "updated_at": _now()}
+    update: dict[str, Any] = {"$set": fields, "$setOnInsert": {"created_at": _now()}}
+    if events:
+        update["$push"] = outbox.push_events(events)
+    return await _upsert_customer(database, tenant_id=tenant_id, customer_id=customer_id, update=update)
 
 
 async def detach_contact(
-    database: Database, *, tenant_id: str, customer_id: str, kind: ContactKind, address: str, merged_into: str
-) -> None:
-    """Take an address off an unknown contact now that a known customer has it."""
+    database: Database, *, tenant_id: str, customer_id: str, kind: ContactKind, address: str, merged_into: str,
+    events: list[Envelope[Any]],
+) -> Customer | None:
+    """Take an address off an unknown contact now that a known customer has it; the events go only with the first
+    address that marks it merged (None when it was merged already)."""
+    selector = {"tenant_id": tenant_id, "customer_id": customer_id}
+    change = {"$pull": {domain.contact_field(kind): address, "opted_out_phones": address},
+              "$set": {"merged_into": merged_into, "updated_at": _now()}}
+    document = await database[CUSTOMERS].find_one_and_update(
+        {**selector, "merged_into": None}, {**change, "$push": outbox.push_events(events)},
+        return_document=ReturnDocument.AFTER, projection=_HIDDEN)
+    if document is None:
+        await database[CUSTOMERS].update_one(selector, change)
+        return None
+    return Customer.model_validate(document)
+
+
+async def name_customer(database: Database, *, tenant_id: str, customer_id: str, name: str,
+                        events: list[Envelope[Any]]) -> Customer | None:
+    """Give an unknown contact a name, with the event announcing it; None if it has that name already."""
+    document = await database[CUSTOMERS].find_one_and_update(
+        {"tenant_id": tenant_id, "customer_id": customer_id, "unknown_contact": True, "merged_into": None,
+         "name": {"$ne": name}},
+        {"$set": {"name": name, "updated_at": _now()}, "$push": outbox.push_events(events)},
+        return_document=ReturnDocument.AFTER, projection=_HIDDEN,
+    )
+    return Customer.model_validate(document) if document else None
+
+
+async def start_merge(database: Database, *, tenant_id: str, customer_id: str, into_customer_id: str) -> bool:
+    """Mark a customer as being linked into another (a second link elsewhere is refused); False if it cannot be."""
+    result = await database[CUSTOMERS].update_one(
+        {"tenant_id": tenant_id, "customer_id": customer_id, "merged_into": None,
+         "merging_into": {"$in": [None, into_customer_id]}},
+        {"$set": {"merging_into": into_customer_id, "updated_at": _now()}},
+    )
+    return result.matched_count == 1
+
+
+async def abandon_merge(database: Database, *, tenant_id: str, customer_id: str, into_customer_id: str) -> None:
+    """Give up a link begun (and not finished) into this customer."""
+    await database[CUSTOMERS].update_one(
+        {"tenant_id": tenant_id, "customer_id": customer_id, "merged_into": None, "merging_into": into_customer_id},
+        {"$unset": {"merging_into": ""}, "$set": {"updated_at": _now()}},
+    )
+
+
+async def add_linked_addresses(database: Database, *, tenant_id: str, customer_id: str, phones: list[str],
+                               emails: list[str]) -> None:
+    """Give a customer addresses linked to it by staff (kept when the point of sale next saves it)."""
     await database[CUSTOMERS].update_one(
         {"tenant_id": tenant_id, "customer_id": customer_id},
-        {"$pull": {domain.contact_field(kind): address}, "$set": {"merged_into": merged_into, "updated_at": _now()}},
+        {"$addToSet": {"phones": {"$each": phones}, "emails": {"$each": emails},
+                       "linked_phones": {"$each": phones}, "linked_emails": {"$each": emails}},
+         "$set": {"updated_at": _now()}},
     )
+
+
+async def finish_merge(database: Database, *, tenant_id: str, customer_id: str, into_customer_id: str,
+                       events: list[Envelope[Any]]) -> Customer | None:
+    """Mark a customer merged into another, its addresses gone, with the events announcing it; None if it was."""
+    document = await database[CUSTOMERS].find_one_and_update(
+        {"tenant_id": tenant_id, "customer_id": customer_id, "merged_into": None, "merging_into": into_customer_id},
+        {"$set": {"merged_into": into_customer_id, "phones": [], "emails": [], "opted_out_phones": [],
+                  "updated_at": _now()},
+         "$unset": {"merging_into": ""}, "$push": outbox.push_events(events)},
+        return_document=ReturnDocument.AFTER, projection=_HIDDEN,
+    )
+    return Customer.model_validate(document) if document else None
+
+
+async def contacts_of(database: Database, *, tenant_id: str, customer_id: str) -> list[Contact]:
+    """Every address claimed by a customer."""
+    cursor = database[CONTACTS].find({"tenant_id": tenant_id, "customer_id": customer_id})
+    return [Contact.model_validate(document) for document in await cursor.to_list(None)]
 
 
 async def search_customers(database: Database, *, tenant_id: str, query: str, phone: str | None,
@@ -269,20 +347,32 @@ async def search_customers(database: Database, *, tenant_id: str, query: str, ph
     return [Customer.model_validate(document) for document in await cursor.to_list(limit)]
 
 
-async def set_sms_opt_out(database: Database, *, tenant_id: str, customer_id: str, phone: str, at: datetime) -> None:
-    """Record that this phone number replied STOP."""
-    await database[CUSTOMERS].update_one(
-        {"tenant_id": tenant_id, "customer_id": customer_id},
-        {"$addToSet": {"opted_out_phones": phone}, "$set": {"opted_out_at": at, "updated_at": _now()}},
+async def set_sms_opt_out(database: Database, *, tenant_id: str, customer_id: str, phone: str, at: datetime,
+                          events: list[Envelope[Any]]) -> bool:
+    """Record that this phone number replied STOP, with the events announcing it; False if it had already."""
+    result = await database[CUSTOMERS].update_one(
+        {"tenant_id": tenant_id, "customer_id": customer_id, "opted_out_phones": {"$ne": phone}},
+        {"$addToSet": {"opted_out_phones": phone}, "$set": {"opted_out_at": at, "updated_at": _now()},
+         "$push": outbox.push_events(events)},
     )
+    return result.modified_count == 1
 
 
-async def clear_sms_opt_out(database: Database, *, tenant_id: str, phone: str, at: datetime) -> None:
-    """Record that this phone number replied START (on whichever customer had it opted out)."""
-    await database[CUSTOMERS].update_many(
-        {"tenant_id": tenant_id, "opted_out_phones": phone},
-        {"$pull": {"opted_out_phones": phone}, "$set": {"opted_in_at": at, "updated_at": _now()}},
+async def customers_opted_out(database: Database, *, tenant_id: str, phone: str) -> list[Customer]:
+    """The customers on whom this phone number is opted out of SMS."""
+    cursor = database[CUSTOMERS].find({"tenant_id": tenant_id, "opted_out_phones": phone}, _HIDDEN)
+    return [Customer.model_validate(document) for document in await cursor.to_list(None)]
+
+
+async def clear_sms_opt_out(database: Database, *, tenant_id: str, customer_id: str, phone: str, at: datetime,
+                            events: list[Envelope[Any]]) -> bool:
+    """Record that this phone number replied START on one customer, with the events; False if it was not out."""
+    result = await database[CUSTOMERS].update_one(
+        {"tenant_id": tenant_id, "customer_id": customer_id, "opted_out_phones": phone},
+        {"$pull": {"opted_out_phones": phone}, "$set": {"opted_in_at": at, "updated_at": _now()},
+         "$push": outbox.push_events(events)},
     )
+    return result.modified_count == 1
 
 
 async def is_sms_opted_out(database: Database, *, tenant_id: str, phone: str) -> bool:
@@ -336,11 +426,20 @@ async def latest_inbound_email(database: Database, *, tenant_id: str, customer_i
 
 
 async def save_attachment(database: Database, *, attachment: StoredAttachment) -> None:
-    """Store a file that came with an email (once, however often the webhook is retried)."""
+    """Store a file that came with a message, or where to fetch it (once, however often the webhook is retried)."""
     await database[ATTACHMENTS].update_one(
         {"tenant_id": attachment.tenant_id, "attachment_id": attachment.attachment_id},
         {"$setOnInsert": {**attachment.model_dump(), "created_at": _now()}},
         upsert=True,
+    )
+
+
+async def keep_fetched_content(database: Database, *, tenant_id: str, attachment_id: str, content: bytes,
+                               content_type: str) -> None:
+    """Keep the content of a file fetched from its provider, so it is fetched once."""
+    await database[ATTACHMENTS].update_one(
+        {"tenant_id": tenant_id, "attachment_id": attachment_id, "content": None},
+        {"$set": {"content": content, "size": len(content), "content_type": content_type, "fetched_at": _now()}},
     )
 
 
@@ -450,3 +549,47 @@ async def status_reports_for(
     return [ProviderStatus(provider=d["provider"], provider_message_id=d["provider_message_id"],
                            status=DeliveryState(d["status"]), error_code=d.get("error_code"), reason=d.get("reason"))
             for d in await cursor.to_list(None)]
+
+
+# --- reply templates ------------------------------------------------------------------------------
+
+
+async def list_templates(database: Database, *, tenant_id: str) -> list[ReplyTemplate]:
+    """A tenant's reply templates by name."""
+    cursor = database[REPLY_TEMPLATES].find({"tenant_id": tenant_id}).sort("name", ASCENDING).limit(MAX_TEMPLATES)
+    return [ReplyTemplate.model_validate(document) for document in await cursor.to_list(MAX_TEMPLATES)]
+
+
+async def count_templates(database: Database, *, tenant_id: str) -> int:
+    """How many reply templates a tenant keeps."""
+    return await database[REPLY_TEMPLATES].count_documents({"tenant_id": tenant_id})
+
+
+async def save_template(database: Database, *, tenant_id: str, template_id: str, name: str, body: str,
+                        updated_by: str) -> ReplyTemplate:
+    """Create or replace a reply template."""
+    for _ in range(3):
+        try:
+            document = await database[REPLY_TEMPLATES].find_one_and_update(
+                {"tenant_id": tenant_id, "template_id": template_id},
+                {"$set": {"name": name, "body": body, "updated_at": _now(), "updated_by": updated_by},
+                 "$setOnInsert": {"created_at": _now()}},
+                upsert=True, return_document=ReturnDocument.AFTER,
+            )
+            return ReplyTemplate.model_validate(document)
+        except Exception as error:  # two saves raced: the other one inserted it
+            if not is_duplicate_key(error):
+                raise
+    raise RuntimeError(f"could not save template {template_id}")
+
+
+async def template_exists(database: Database, *, tenant_id: str, template_id: str) -> bool:
+    """Whether a tenant has this reply template."""
+    found = await database[REPLY_TEMPLATES].find_one({"tenant_id": tenant_id, "template_id": template_id}, {"_id": 1})
+    return found is not None
+
+
+async def delete_template(database: Database, *, tenant_id: str, template_id: str) -> bool:
+    """Remove a reply template; False if there was none."""
+    result = await database[REPLY_TEMPLATES].delete_one({"tenant_id": tenant_id, "template_id": template_id})
+    return result.deleted_count == 1

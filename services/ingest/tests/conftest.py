@@ -3,6 +3,7 @@
 import base64
 import itertools
 import json
+import threading
 import time
 import urllib.parse
 import uuid
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from relay_contracts.customer_messages import Channel, EmailThreading, OutboundMessageRequested
 from relay_contracts.topics import DELIVERY_STATUS, INBOUND_MESSAGES
+from relay_contracts.staff import StaffRole
 from relay_kit.auth import StaffPrincipal, issue_token
 from relay_stack.ports import free_port
 from relay_stack.processes import ServiceProcess
@@ -163,6 +166,63 @@ def fake_telnyx() -> Iterator[FakeTelnyx]:
     fake.stop()
 
 
+class MediaHost:
+    """Where a provider keeps MMS media: serves each file put here, keeping every request's path and headers."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def put(self, path: str, content: bytes, content_type: str) -> str:
+        """Keep a file; answers its URL."""
+        self.files[path] = (content, content_type)
+        return self.url + path
+
+    def start(self) -> "MediaHost":
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                host.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                found = host.files.get(self.path)
+                content, content_type = found or (b"not found", "text/plain")
+                self.send_response(200 if found else 404)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+@pytest.fixture
+def media_host() -> Iterator[MediaHost]:
+    """A fresh host of MMS media for one test."""
+    host = MediaHost().start()
+    yield host
+    host.stop()
+
+
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+"""A 1×1 picture, as a customer's phone would send a (much larger) one."""
+
+
 class SmtpSink:
     """A local SMTP server (aiosmtpd) keeping every message it is handed."""
 
@@ -296,16 +356,28 @@ class Tenant:
     def admin(self) -> dict[str, str]:
         return {"authorization": f"Bearer {ADMIN_TOKEN}"}
 
-    def staff(self, tenant_id: str | None = None) -> dict[str, str]:
-        """Headers of a signed-in staff member of this tenant (or another)."""
-        principal = StaffPrincipal(staff_id="stf_test", tenant_id=tenant_id or self.tenant_id, name="Bob Chen")
+    def staff(self, tenant_id: str | None = None, *, role: StaffRole = StaffRole.STAFF) -> dict[str, str]:
+        """Headers of a signed-in staff member of this tenant (or another), by default not a manager."""
+        principal = StaffPrincipal(staff_id="stf_test", tenant_id=tenant_id or self.tenant_id, name="Bob Chen",
+                                   role=role)
         return {"authorization": f"Bearer {issue_token(principal, secret=JWT_SECRET)}"}
 
+    @property
+    def manager(self) -> dict[str, str]:
+        """Headers of a signed-in manager of this tenant."""
+        return self.staff(role=StaffRole.MANAGER)
+
+    def api(self, method: str, path: str, *, headers: dict[str, str] | None = None, **request: Any) -> httpx.Response:
+        """Call ingest's API as a staff member of this tenant (or with the given headers)."""
+        return httpx.request(method, f"{self.ingest.url}{path}", headers=headers or self.staff(), timeout=15,
+                             **request)
+
     def provision(self, *, twilio_api: str = "http://127.0.0.1:9", smtp_port: int = 9,
-                  telnyx_api: str | None = None) -> dict[str, Any]:
+                  telnyx_api: str | None = None, country: str | None = None) -> dict[str, Any]:
         """Set the tenant up with every provider; with `telnyx_api`, Telnyx too, and it sends the texts."""
         body: dict[str, Any] = {
             "name": self.name,
+            **({"country": country} if country else {}),
             "twilio": {"account_sid": self.account_sid, "auth_token": self.twilio_token,
                        "phone_number": self.phone_number, "api_base_url": twilio_api},
             "mailgun": {"signing_key": self.mailgun_key},

@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from relay_contracts.customer_messages import Channel
 from relay_ingest.providers import telnyx
 
+from .conftest import PNG
+
 CUSTOMER = "+14155550230"
 
 # RFC 8032, section 7.1, TEST 1 and TEST 2: Ed25519 public keys, messages and signatures as published.
@@ -80,12 +82,18 @@ async def test_a_signed_message_is_announced_with_its_e164_sender(telnyx_tenant,
     assert telnyx_tenant.customer(payload["customer_id"]).json()["phones"] == [CUSTOMER]
 
 
-async def test_mms_media_are_kept_as_attachments(telnyx_tenant, topics) -> None:
-    media = [("https://media.telnyx.example/1/stain.jpg", "image/jpeg")]
-    response = telnyx_tenant.telnyx_sms(from_number=CUSTOMER, text="See the stain", media=media)
+async def test_mms_media_are_served_through_the_attachment_route(telnyx_tenant, topics, media_host) -> None:
+    stain = media_host.put("/1/stain.jpg?X-Amz-Signature=abc", PNG, "image/jpeg")
+    response = telnyx_tenant.telnyx_sms(from_number=CUSTOMER, text="See the stain", media=[(stain, "image/jpeg")])
     assert response.status_code == 200, response.text
     [event] = await topics.wait_for_count(telnyx_tenant.tenant_id, "inbound.message.received")
-    assert [(a["url"], a["content_type"]) for a in event["payload"]["attachments"]] == media
+    [attachment] = event["payload"]["attachments"]
+    assert attachment["content_type"] == "image/jpeg"
+    assert attachment["url"].startswith(f"/api/customers/{event['payload']['customer_id']}/attachments/att_")
+    picture = telnyx_tenant.api("GET", attachment["url"])
+    assert picture.status_code == 200 and picture.content == PNG
+    assert picture.headers["content-type"] == "image/jpeg"
+    assert all("authorization" not in headers for _, headers in media_host.requests)  # a signed URL needs none
 
 
 async def test_a_retried_webhook_is_recorded_once(telnyx_tenant, topics, telnyx_events) -> None:

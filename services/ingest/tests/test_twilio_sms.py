@@ -1,5 +1,7 @@
 """Inbound SMS from Twilio: the documented signature, E.164 senders, MMS media, and refusals that publish nothing."""
 
+import base64
+import re
 from datetime import UTC, datetime
 
 import httpx
@@ -7,6 +9,8 @@ import pytest
 
 from relay_ingest.providers.twilio import signature
 from relay_stack.signing import twilio_signature
+
+from .conftest import PNG
 
 # Twilio's own worked examples ("Validating requests"): auth token 12345, this URL and these parameters.
 EXAMPLE_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -52,14 +56,41 @@ async def test_signed_sms_is_announced_with_e164_sender_and_arrival_time(tenant,
     assert customer["phones"] == ["+14155550101"] and customer["unknown_contact"] is True
 
 
-async def test_mms_media_are_kept_as_attachments(tenant, topics) -> None:
-    media = [("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1", "image/jpeg"),
-             ("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2", "image/png")]
-    response = tenant.sms(from_number="+14155550177", body="The stain, see photos", media=media)
+async def test_mms_pictures_are_announced_by_the_attachment_route_and_served_to_staff(tenant, topics,
+                                                                                      media_host) -> None:
+    tenant.provision(twilio_api=media_host.url)  # media URLs are Twilio's API, which wants the account's credentials
+    stain = media_host.put(f"/2010-04-01/Accounts/{tenant.account_sid}/Messages/MM1/Media/ME1", PNG, "image/png")
+    response = tenant.sms(from_number="+14155550177", body="The stain, see photo", media=[(stain, "image/png")])
     assert response.status_code == 200, response.text
 
     [event] = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
-    assert [(a["url"], a["content_type"]) for a in event["payload"]["attachments"]] == media
+    payload = event["payload"]
+    [attachment] = payload["attachments"]
+    assert attachment["content_type"] == "image/png"
+    assert re.fullmatch(rf"/api/customers/{payload['customer_id']}/attachments/att_[0-9a-f]{{32}}", attachment["url"])
+
+    picture = tenant.api("GET", attachment["url"])
+    assert picture.status_code == 200, picture.text
+    assert picture.headers["content-type"].startswith("image/") and picture.content == PNG
+    assert picture.headers["content-disposition"].startswith("inline")
+    fetched_with = {headers.get("authorization") for path, headers in media_host.requests}
+    expected = "Basic " + base64.b64encode(f"{tenant.account_sid}:{tenant.twilio_token}".encode()).decode()
+    assert fetched_with == {expected}
+    assert tenant.api("GET", attachment["url"], headers=tenant.staff("another-tenant")).status_code == 404
+    assert httpx.get(f"{tenant.ingest.url}{attachment['url']}").status_code == 401
+
+
+async def test_a_picture_the_provider_no_longer_has_is_404_and_an_unreachable_one_502(tenant, topics,
+                                                                                      media_host) -> None:
+    tenant.provision(twilio_api=media_host.url)
+    gone, away = f"{media_host.url}/Media/deleted", "http://127.0.0.1:9/Media/ME2"
+    response = tenant.sms(from_number="+14155550178", body="photos", media=[(gone, "image/jpeg"), (away, "image/jpeg")])
+    assert response.status_code == 200, response.text
+    [event] = await topics.wait_for_count(tenant.tenant_id, "inbound.message.received")
+    first, second = (a["url"] for a in event["payload"]["attachments"])
+    assert tenant.api("GET", first).json()["error"]["code"] == "media_gone"
+    unreachable = tenant.api("GET", second)
+    assert unreachable.status_code == 502 and unreachable.json()["error"]["code"] == "media_unavailable"
 
 
 async def test_forged_tampered_and_missing_signatures_are_refused_and_publish_nothing(tenant, topics) -> None:

@@ -354,6 +354,83 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+# --- pictures kept at the provider ---------------------------------------------------------------
+
+
+class MediaUnavailable(Exception):
+    """A provider's media file could not be fetched (`gone`: the provider says it no longer has it)."""
+
+    def __init__(self, reason: str, *, gone: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.gone = gone
+
+
+@dataclass(frozen=True)
+class FetchedMedia:
+    """A media file as its provider served it."""
+
+    content: bytes
+    content_type: str | None
+
+
+class MediaFetcher:
+    """Fetches the media a provider keeps for an MMS (its URL came in the signed webhook).
+
+    Providers whose media URLs need the tenant's credentials override `credentials`.
+    """
+
+    title = "The provider"
+
+    def __init__(self, context: SenderContext) -> None:
+        self.context = context
+
+    def credentials(self, url: str, *, settings: Any) -> tuple[str, str] | None:
+        """HTTP basic credentials for this URL, or None (the URL itself grants access)."""
+        return None
+
+    async def fetch(self, url: str, *, settings: Any, max_bytes: int) -> FetchedMedia:
+        """The file at `url`, at most `max_bytes`; MediaUnavailable when it cannot be had."""
+        try:
+            scheme = httpx.URL(url).scheme
+        except (httpx.InvalidURL, TypeError, ValueError):
+            scheme = ""
+        if scheme not in ("http", "https"):
+            raise MediaUnavailable(f"{url[:200]!r} is not an http(s) address.", gone=True)
+        auth = self.credentials(url, settings=settings)
+        try:
+            async with self.context.client.stream("GET", url, auth=auth, follow_redirects=True,
+                                                  timeout=self.context.timeout) as response:
+                if response.status_code in (404, 410):
+                    raise MediaUnavailable(f"{self.title} no longer has this file ({response.status_code}).",
+                                           gone=True)
+                if not response.is_success:
+                    raise MediaUnavailable(f"{self.title} answered {response.status_code} for the file.")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise MediaUnavailable(f"The file is larger than the {max_bytes} bytes accepted.", gone=True)
+                content_type = response.headers.get("content-type")
+        except httpx.TimeoutException:
+            raise MediaUnavailable(f"{self.title} did not send the file in time.") from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+            raise MediaUnavailable(f"{url[:200]!r} is not an address a file can be fetched from.", gone=True) from None
+        except (httpx.TransportError, httpx.TooManyRedirects) as error:
+            raise MediaUnavailable(f"Could not fetch the file from {self.title}: {type(error).__name__}.") from None
+        return FetchedMedia(content=bytes(body), content_type=content_type.split(";")[0].strip() if content_type
+                            else None)
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """Whether two addresses share scheme, host and port (credentials for one are never sent to another)."""
+    try:
+        a, b = httpx.URL(url), httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+
+
 # --- the registration -----------------------------------------------------------------------------
 
 
@@ -369,6 +446,7 @@ class Provider(Generic[S]):
     webhooks: Callable[["IngestSettings"], Sequence[Webhook[S]]] = lambda _: ()
     sender: Callable[[SenderContext], Sender[S]] | None = None
     status_hook: str | None = None  # the hook its delivery reports for our replies come to
+    media: Callable[[SenderContext], MediaFetcher] | None = None  # fetches MMS media it keeps, if it keeps any
 
     @property
     def key(self) -> str:

@@ -23,6 +23,7 @@ from relay_ingest.providers.base import (
     ApiBaseUrl,
     BodyKind,
     DeliveryHandle,
+    MediaFetcher,
     OutgoingMessage,
     PermanentSendError,
     Provider,
@@ -252,8 +253,14 @@ class TelnyxSender:
                                  refused=code == BLOCKED_BY_STOP)
 
 
+class TelnyxMedia(MediaFetcher):
+    """MMS media Telnyx keeps: its `media[].url` is a time-limited signed address that needs no credentials."""
+
+    title = "Telnyx"
+
+
 PROVIDER = Provider(
     name=NAME, title="Telnyx", channel=Channel.SMS, settings=TelnyxSettings,
     webhooks=lambda settings: (TelnyxMessaging(max_skew_seconds=settings.telnyx_max_skew_seconds),),
-    sender=TelnyxSender, status_hook=TelnyxMessaging.hook,
+    sender=TelnyxSender, status_hook=TelnyxMessaging.hook, media=TelnyxMedia,
 )

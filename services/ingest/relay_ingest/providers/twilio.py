@@ -16,6 +16,7 @@ from relay_ingest.providers.base import (
     ApiBaseUrl,
     BodyKind,
     DeliveryHandle,
+    MediaFetcher,
     OutgoingMessage,
     PermanentSendError,
     Provider,
@@ -31,6 +32,7 @@ from relay_ingest.providers.base import (
     form_fingerprint,
     json_object,
     post_to_api,
+    same_origin,
 )
 from relay_kit.errors import BadRequest
 
@@ -192,7 +194,20 @@ class TwilioSender:
                                  refused=code == UNSUBSCRIBED_ERROR)
 
 
+class TwilioMedia(MediaFetcher):
+    """MMS media at Twilio's API (MediaUrlN): fetched with the account's credentials when the account requires
+    HTTP basic authentication for media; Twilio redirects to its CDN, where the credentials are not sent."""
+
+    title = "Twilio"
+
+    def credentials(self, url: str, *, settings: TwilioSettings | None) -> tuple[str, str] | None:
+        if settings is None or not same_origin(url, settings.api_base_url):
+            return None
+        return settings.account_sid, settings.auth_token
+
+
 PROVIDER = Provider(
     name=NAME, title="Twilio", channel=Channel.SMS, settings=TwilioSettings,
     webhooks=lambda _: (TwilioSms(), TwilioStatus()), sender=TwilioSender, status_hook=TwilioStatus.hook,
+    media=TwilioMedia,
 )
