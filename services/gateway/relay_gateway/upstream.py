@@ -12,7 +12,7 @@ from relay_kit.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
-PASSED_BACK_HEADERS = ("content-type", "retry-after", "location")
+PASSED_BACK_HEADERS = ("content-type", "retry-after", "location", "content-disposition", "cache-control")
 
 
 class Refused(Exception):

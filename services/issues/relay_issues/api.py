@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field, field_validator
 from relay_contracts.issues import IssueStatus
 from relay_kit.auth import CurrentStaff
-from relay_kit.errors import BadRequest
+from relay_kit.errors import BadRequest, Unprocessable
 from relay_kit.store import Database
 from relay_kit.unit_of_work import UnitOfWork
 
@@ -23,6 +23,7 @@ from relay_issues.models import (
     IssueCounts,
     IssueDetail,
     IssueFeed,
+    IssueSearchResults,
     IssueTracker,
     IssueView,
     IssueWithHistory,
@@ -146,6 +147,19 @@ async def issue_tracker(
 async def issue_counts(staff: CurrentStaff, database: Store) -> IssueCounts:
     """How many of my business's issues are unassigned, assigned, closed and open, and how many open are mine."""
     return await store.count_by_status(database, tenant_id=staff.tenant_id, staff_id=staff.staff_id)
+
+
+@router.get("/search", response_model=IssueSearchResults)
+async def search_issues(
+    staff: CurrentStaff, database: Store,
+    q: Annotated[str, Query(min_length=1, max_length=100, description="customer name, phone, email, #number, words")],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> IssueSearchResults:
+    """My business's issues matching every word of `q`, newest activity first."""
+    if not q.strip():
+        raise Unprocessable("Type something to search for: the search is empty.", code="empty_search")
+    issues = await flows.search_issues(database=database, tenant_id=staff.tenant_id, text=q, limit=limit)
+    return IssueSearchResults(results=[_view(i, staff_id=staff.staff_id) for i in issues])
 
 
 @router.get("/{issue_id}", response_model=IssueDetail)

@@ -28,4 +28,4 @@ def create_app(settings: IssuesSettings | None = None, *, database: Database | N
     """The issues app: consumes inbound.messages, delivery.status and staff.events; publishes issue events."""
     settings = settings or IssuesSettings()
     runtime = create_runtime(settings, database=database)
-    return service_app(runtime, title="Relay issues", routers=[api.router], prepare=store.prepare)
+    return service_app(runtime, title="Relay issues", routers=[api.router], prepare=flows.prepare)

@@ -1,9 +1,15 @@
-"""Kafka handlers, typed by payload: customer messages, delivery status and staff accounts in; each calls one flow."""
+"""Kafka handlers, typed by payload: customer messages, consent and profile changes, delivery status and staff accounts
+in; each calls one flow."""
 
 import logging
 
 from relay_contracts import Envelope
-from relay_contracts.customer_messages import DeliveryStatusChanged, InboundMessageReceived
+from relay_contracts.customer_messages import (
+    CustomerConsentChanged,
+    CustomerProfileChanged,
+    DeliveryStatusChanged,
+    InboundMessageReceived,
+)
 from relay_contracts.staff import StaffAccountSaved
 from relay_kit.consuming import EventHandlers
 from relay_kit.service import Runtime
@@ -23,6 +29,14 @@ def register(runtime: Runtime, *, uow: UnitOfWork, group_id: str) -> None:
     async def on_inbound_message(event: Envelope[InboundMessageReceived]) -> None:
         outcome = await flows.open_or_append(database=database, uow=uow, event=event)
         log.info("inbound message %s: %s", event.payload.message_id, outcome.value)
+
+    @handlers.on(CustomerConsentChanged)
+    async def on_consent(event: Envelope[CustomerConsentChanged]) -> None:
+        await flows.record_consent(database=database, uow=uow, event=event)
+
+    @handlers.on(CustomerProfileChanged)
+    async def on_customer_profile(event: Envelope[CustomerProfileChanged]) -> None:
+        await flows.change_customer(database=database, uow=uow, event=event)
 
     @handlers.on(DeliveryStatusChanged)
     async def on_delivery_status(event: Envelope[DeliveryStatusChanged]) -> None:

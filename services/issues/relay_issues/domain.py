@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import phonenumbers
 from relay_contracts import Envelope, EventPayload, new_event
 from relay_contracts.customer_messages import (
     Channel,
@@ -21,16 +22,20 @@ from relay_contracts.customer_messages import (
     InboundMessageReceived,
     OutboundMessageRequested,
     advances_delivery,
+    customer_label,
     reply_subject,
     reply_threading,
 )
 from relay_contracts.issues import (
+    MERGED,
     NO_ACTION_NEEDED,
+    CustomerChange,
     IssueAction,
     IssueAssigned,
     IssueAudience,
     IssueClosed,
     IssueCommentAdded,
+    IssueCustomerChanged,
     IssueEvent,
     IssueMessageAppended,
     IssueOpened,
@@ -57,6 +62,7 @@ from relay_issues.models import (
     Issue,
     PrivateComment,
     Reply,
+    SearchTerm,
     StaffMember,
 )
 
@@ -170,6 +176,22 @@ def check_may_close(issue: Issue, *, staff: StaffRef) -> None:
         )
 
 
+def customer_named(issue: IssueSnapshot) -> str:
+    """How messages to staff name the issue's customer: the label, else the name (never an internal id)."""
+    return issue.customer_label or issue.customer_name or "The customer"
+
+
+def _day(moment: datetime) -> str:
+    return f"{moment:%b} {moment.day}, {moment.year}"
+
+
+def check_may_text(issue: Issue) -> None:
+    """A customer who texted STOP gets no SMS until they text START (carriers' rule); Conflict (409) says so."""
+    if issue.sms_opted_out_at is not None:
+        raise Conflict(f"{customer_named(issue)} texted STOP on {_day(issue.sms_opted_out_at)}; "
+                       "SMS replies are blocked until they text START", code="opted_out")
+
+
 def _check_open(issue: Issue, *, action: str) -> None:
     if issue.status == IssueStatus.CLOSED:
         by = f" by {issue.closed_by.name}" if issue.closed_by else ""
@@ -217,7 +239,11 @@ def audience_of(issue: Issue) -> IssueAudience:
 
 
 def _announce(before: Issue | None, after: Issue, payloads: list[EventPayload], cause: Cause) -> Change:
-    """The change from `before` to `after`, with its events; every issue event names its audience here."""
+    """The change from `before` to `after`, with its events; every issue event names its audience here.
+
+    Every change passes here, so the stored search terms are brought up to date here too.
+    """
+    after = with_search_terms(after)
     audience = audience_of(after)
     events = tuple(
         new_event(payload.model_copy(update={"audience": audience}) if isinstance(payload, IssueEvent) else payload,
@@ -236,7 +262,8 @@ def _history(*, at: datetime, actor: StaffRef | None, action: HistoryAction, **d
     return HistoryEntry(at=at, actor=actor, action=action, detail=HistoryDetail(**detail))
 
 
-def _cause_of(event: Envelope[Any]) -> Cause:
+def cause_of(event: Envelope[Any]) -> Cause:
+    """The correlation and causation ids an event hands on to the changes it causes."""
     return Cause(correlation_id=event.correlation_id, causation_id=str(event.event_id))
 
 
@@ -259,13 +286,31 @@ def _summary(message: InboundMessageReceived) -> str:
     return text[:SUMMARY_CHARS]
 
 
-def open_issue(event: Envelope[InboundMessageReceived], *, number: int, at: datetime) -> Change:
+def label_of_message(message: InboundMessageReceived) -> str:
+    """How staff see the sender of a message: ingest's label, else the name, the phone (national format) or email."""
+    if message.customer_label:
+        return message.customer_label
+    sms = message.channel == Channel.SMS
+    return customer_label(name=message.customer_name, phone=message.from_address if sms else None,
+                          email=None if sms else message.from_address)
+
+
+def _label_after(issue: Issue, message: InboundMessageReceived) -> str:
+    """The issue's customer label after a further message: the message's word, else the label the issue has."""
+    if message.customer_label or message.customer_name or not issue.customer_label:
+        return label_of_message(message)
+    return issue.customer_label
+
+
+def open_issue(event: Envelope[InboundMessageReceived], *, number: int, at: datetime,
+               sms_opted_out_at: datetime | None = None) -> Change:
     """A new issue opened by a customer's message, and the IssueOpened event announcing it."""
     message = event.payload
     received_at = _at_ms(message.received_at)
     issue = Issue(
         issue_id=issue_id_for(tenant_id=event.tenant_id, opening_message_id=message.message_id),
         tenant_id=event.tenant_id, customer_id=message.customer_id, customer_name=message.customer_name,
+        customer_label=label_of_message(message), sms_opted_out_at=sms_opted_out_at,
         unknown_contact=message.unknown_contact, number=number, channel=message.channel,
         status=IssueStatus.UNASSIGNED, summary=_summary(message), message_count=1, opened_at=received_at,
         updated_at=at, applied_message_ids=[message.message_id],
@@ -274,7 +319,7 @@ def open_issue(event: Envelope[InboundMessageReceived], *, number: int, at: date
     )
     opened = IssueOpened(issue=snapshot(issue), inbound_message_id=message.message_id, text=message.text,
                          received_at=message.received_at)
-    return _announce(None, issue, [opened], _cause_of(event))
+    return _announce(None, issue, [opened], cause_of(event))
 
 
 def append_message(issue: Issue, event: Envelope[InboundMessageReceived], *, at: datetime) -> Change:
@@ -283,6 +328,7 @@ def append_message(issue: Issue, event: Envelope[InboundMessageReceived], *, at:
     after = _evolve(
         issue, updated_at=at, summary=_summary(message), message_count=issue.message_count + 1,
         channel=message.channel, customer_name=message.customer_name or issue.customer_name,
+        customer_label=_label_after(issue, message),
         applied_message_ids=[*issue.applied_message_ids, message.message_id],
         timeline=[*issue.timeline, _customer_entry(message, at=_at_ms(message.received_at))],
         history=[*issue.history, _history(at=at, actor=None, action=HistoryAction.MESSAGE_APPENDED,
@@ -290,7 +336,7 @@ def append_message(issue: Issue, event: Envelope[InboundMessageReceived], *, at:
     )
     appended = IssueMessageAppended(issue=snapshot(after), inbound_message_id=message.message_id,
                                     text=message.text, received_at=message.received_at)
-    return _announce(issue, after, [appended], _cause_of(event))
+    return _announce(issue, after, [appended], cause_of(event))
 
 
 # --- staff actions ------------------------------------------------------------------------------
@@ -387,6 +433,8 @@ def reply(issue: Issue, *, actor: StaffRef, text: str, at: datetime, cause: Caus
     """Reply to the customer on the channel and address they last used; the outbound request goes with it."""
     _check_open(issue, action="reply")
     last = _last_customer_message(issue)
+    if last.channel == Channel.SMS:
+        check_may_text(issue)
     if last.channel == Channel.SMS and len(text) > SMS_MAX_CHARS:
         raise BadRequest(f"A text message reply can be at most {SMS_MAX_CHARS} characters; this one has {len(text)}.")
     email = last.channel == Channel.EMAIL
@@ -427,4 +475,147 @@ def record_delivery(issue: Issue, event: Envelope[DeliveryStatusChanged], *, at:
     )
     changed = IssueReplyStatusChanged(issue=snapshot(after), outbound_id=status.outbound_id,
                                       status=status.status.value, reason=status.reason)
-    return _announce(issue, after, [changed], _cause_of(event))
+    return _announce(issue, after, [changed], cause_of(event))
+
+
+# --- the customer: name and label, SMS consent, a contact merged into a directory customer --------
+
+
+def _customer_changed(before: Issue, after: Issue, *, change: CustomerChange, cause: Cause,
+                      previous_customer_id: str | None = None) -> Change:
+    """A change about the issue's customer; announced while the issue was open (the feed shows it live)."""
+    payloads: list[EventPayload] = []
+    if before.is_open:
+        payloads.append(IssueCustomerChanged(issue=snapshot(after), change=change,
+                                             previous_customer_id=previous_customer_id))
+    return _announce(before, after, payloads, cause)
+
+
+def rename_customer(issue: Issue, *, customer_name: str | None, customer_label: str, at: datetime,
+                    cause: Cause) -> Change | None:
+    """The customer has a new name or label (an unknown contact was named): shown on every one of their issues."""
+    unknown_contact = issue.unknown_contact and not customer_name
+    if (issue.customer_name, issue.customer_label, issue.unknown_contact) == (customer_name, customer_label,
+                                                                                unknown_contact):
+        return None
+    after = _evolve(issue, customer_name=customer_name, customer_label=customer_label,
+                    unknown_contact=unknown_contact)
+    return _customer_changed(issue, after, change=CustomerChange.PROFILE, cause=cause)
+
+
+def record_consent(issue: Issue, *, sms_opted_out_at: datetime | None, at: datetime, cause: Cause) -> Change | None:
+    """The customer texted STOP (SMS replies refused from then on) or START (allowed again)."""
+    opted_out_at = _at_ms(sms_opted_out_at) if sms_opted_out_at else None
+    if issue.sms_opted_out_at == opted_out_at:
+        return None
+    after = _evolve(issue, sms_opted_out_at=opted_out_at)
+    return _customer_changed(issue, after, change=CustomerChange.CONSENT, cause=cause)
+
+
+def move_to_customer(issue: Issue, *, customer_id: str, customer_name: str | None, customer_label: str,
+                     sms_opted_out_at: datetime | None, survivor: Issue | None, at: datetime,
+                     cause: Cause) -> Change | None:
+    """A contact merged into a directory customer: its issue becomes theirs, one open issue per customer kept.
+
+    If the issue is open and the customer has an open issue already (`survivor`), it is closed with
+    resolution "merged" pointing to that one: its messages stay where they are and show in the customer's
+    past communication, and later messages go to the surviving issue.
+    """
+    if issue.customer_id == customer_id:
+        return None
+    previous = issue.customer_id
+    fields: dict[str, Any] = dict(customer_id=customer_id, customer_name=customer_name,
+                                  customer_label=customer_label, unknown_contact=False,
+                                  sms_opted_out_at=_at_ms(sms_opted_out_at) if sms_opted_out_at else None)
+    merged_into = survivor.issue_id if issue.is_open and survivor and survivor.issue_id != issue.issue_id else None
+    if merged_into:
+        fields.update(status=IssueStatus.CLOSED, closed_by=None, closed_at=at, resolution=MERGED,
+                      merged_into_issue_id=merged_into, updated_at=at)
+    history = _history(at=at, actor=None, action=HistoryAction.CUSTOMER_MERGED, previous_customer_id=previous,
+                       merged_into_issue_id=merged_into, resolution=MERGED if merged_into else None)
+    after = _evolve(issue, **fields, history=[*issue.history, history])
+    return _customer_changed(issue, after, change=CustomerChange.MERGED, cause=cause, previous_customer_id=previous)
+
+
+# --- search: the terms stored with each issue, and what a query asks of them --------------------
+
+_WORD = re.compile(r"[^\W_]+")
+MAX_TERM_CHARS = 64
+MAX_TERMS = 2000
+MAX_QUERY_TERMS = 8
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents, so "José" and "jose" meet."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def _words(text: str | None) -> list[str]:
+    return [word[:MAX_TERM_CHARS] for word in _WORD.findall(_fold(text or ""))]
+
+
+def phone_terms(address: str) -> list[str]:
+    """A phone number's searchable forms: all its digits, the national number, and the number without area code."""
+    digits = re.sub(r"\D", "", address)
+    if len(digits) < 3:
+        return []
+    terms = [digits]
+    try:
+        parsed = phonenumbers.parse(address if address.startswith("+") else f"+{digits}", None)
+    except phonenumbers.NumberParseException:
+        return terms
+    national = phonenumbers.national_significant_number(parsed)
+    area = phonenumbers.length_of_national_destination_code(parsed)
+    terms.append(national)
+    if 0 < area < len(national):
+        terms.append(national[area:])
+    return terms
+
+
+def search_terms_of(issue: Issue) -> list[str]:
+    """What finds the issue: its number ("#12"), the customer's name and label, their phone and email, every word."""
+    terms: list[str] = [f"#{issue.number}"] if issue.number else []
+    terms += _words(issue.customer_name) + _words(issue.customer_label)
+    texts: list[str | None] = []
+    for entry in issue.timeline:
+        if isinstance(entry, CustomerMessage):
+            if entry.channel == Channel.SMS:
+                terms += phone_terms(entry.from_address)
+            else:
+                terms.append(_fold(entry.from_address)[:MAX_TERM_CHARS])
+                terms += _words(entry.from_address)
+            texts.append(entry.subject)
+        texts.append(entry.text)
+    for text in texts:
+        terms += _words(text)
+    return list(dict.fromkeys(term for term in terms if term))[:MAX_TERMS]
+
+
+def with_search_terms(issue: Issue) -> Issue:
+    """The issue with its search terms brought up to date."""
+    terms = search_terms_of(issue)
+    return issue if terms == issue.search_terms else _evolve(issue, search_terms=terms)
+
+
+def _number_or_phone(digits: str, *, hash_sign: bool) -> SearchTerm:
+    number = f"#{int(digits)}"
+    return SearchTerm(exact=number) if hash_sign else SearchTerm(prefix=digits, exact=number)
+
+
+def search_query(text: str) -> list[SearchTerm]:
+    """What a query asks: every one of its words must start a term of the issue (a number: "#12" or "12")."""
+    folded = _fold(text).strip()
+    compact = re.sub(r"[\s().+-]", "", folded)
+    if re.fullmatch(r"#?\d+", compact):  # "12", "#12", "(415) 555-0123", "+1 415 555"
+        return [_number_or_phone(compact.lstrip("#"), hash_sign=compact.startswith("#"))]
+    terms: list[SearchTerm] = []
+    for chunk in folded.split():
+        if "@" in chunk:
+            address = re.sub(r"[^\w.@+-]", "", chunk).strip(".")  # what an address can hold, nothing else
+            terms += [SearchTerm(prefix=address[:MAX_TERM_CHARS])] if address else []
+        elif re.fullmatch(r"#?[\d().+-]+", chunk) and any(ch.isdigit() for ch in chunk):
+            terms.append(_number_or_phone(re.sub(r"\D", "", chunk), hash_sign=chunk.startswith("#")))
+        else:
+            terms += [SearchTerm(prefix=word) for word in _words(chunk)]
+    return list(dict.fromkeys(terms))[:MAX_QUERY_TERMS]

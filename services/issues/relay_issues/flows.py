@@ -14,7 +14,12 @@ from functools import partial
 from typing import Protocol
 
 from relay_contracts import Envelope
-from relay_contracts.customer_messages import DeliveryStatusChanged, InboundMessageReceived
+from relay_contracts.customer_messages import (
+    CustomerConsentChanged,
+    CustomerProfileChanged,
+    DeliveryStatusChanged,
+    InboundMessageReceived,
+)
 from relay_contracts.issues import StaffRef
 from relay_contracts.staff import StaffAccountSaved
 from relay_kit.errors import Conflict, NotFound, Unavailable
@@ -22,7 +27,7 @@ from relay_kit.store import Database
 from relay_kit.unit_of_work import OnPublishFailure, UnitOfWork
 
 from relay_issues import domain, metrics, store
-from relay_issues.models import Act, Cause, Change, Issue
+from relay_issues.models import Act, Cause, Change, Issue, SearchTerm
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +89,8 @@ async def open_or_append(*, database: Database, uow: UnitOfWork, event: Envelope
             change = domain.append_message(current, event, at=domain.now())
         else:
             number = await store.next_issue_number(database, tenant_id=tenant_id)
-            change = domain.open_issue(event, number=number, at=domain.now())
+            opted_out_at = await store.sms_opted_out_at(database, tenant_id=tenant_id, customer_id=message.customer_id)
+            change = domain.open_issue(event, number=number, at=domain.now(), sms_opted_out_at=opted_out_at)
         try:
             written = await _commit(database=database, uow=uow, change=change)
         except store.DuplicateIssue:
@@ -110,6 +116,98 @@ async def record_delivery(*, database: Database, uow: UnitOfWork, event: Envelop
     raise RuntimeError(f"could not record delivery of {status.outbound_id} after {MAX_ATTEMPTS} attempts")
 
 
+class CustomerDecision(Protocol):
+    """A rule about an issue's customer: the change it makes to the issue, or None if it changes nothing."""
+
+    def __call__(self, issue: Issue, /, *, at: datetime, cause: Cause) -> Change | None: ...
+
+
+async def _change_issue(*, database: Database, uow: UnitOfWork, tenant_id: str, issue_id: str,
+                        decide: CustomerDecision, cause: Cause) -> Issue | None:
+    """Decide a change on one issue as stored and commit it with its events (decided again after a lost race)."""
+    for _ in range(MAX_ATTEMPTS):
+        issue = await store.get_issue(database, tenant_id=tenant_id, issue_id=issue_id)
+        if issue is None:
+            return None
+        change = decide(issue, at=domain.now(), cause=cause)
+        if change is None:
+            return issue
+        written = await _commit(database=database, uow=uow, change=change)
+        if written:
+            return written
+    raise RuntimeError(f"could not change issue {issue_id} after {MAX_ATTEMPTS} attempts")
+
+
+async def _change_customer_issues(*, database: Database, uow: UnitOfWork, tenant_id: str, customer_id: str,
+                                  decide: CustomerDecision, cause: Cause) -> None:
+    """Apply a rule about the customer to every one of their issues (an open one announces the change)."""
+    for issue_id in await store.list_customer_issue_ids(database, tenant_id=tenant_id, customer_id=customer_id):
+        await _change_issue(database=database, uow=uow, tenant_id=tenant_id, issue_id=issue_id, decide=decide,
+                            cause=cause)
+
+
+async def record_consent(*, database: Database, uow: UnitOfWork, event: Envelope[CustomerConsentChanged]) -> Outcome:
+    """A customer texted STOP or START: kept per number, and shown on every issue of the customer it concerns."""
+    consent = event.payload
+    tenant_id = event.tenant_id
+    saved = await store.save_sms_consent(database, tenant_id=tenant_id, customer_id=consent.customer_id,
+                                         phone=consent.phone, opted_out=consent.opted_out, at=consent.at,
+                                         source=consent.source)
+    if not saved.applied:
+        return Outcome.UNCHANGED  # a newer change of this number is kept already
+    cause = domain.cause_of(event)
+    for customer_id in dict.fromkeys([consent.customer_id, saved.previous_customer_id]):
+        if customer_id is None:
+            continue
+        opted_out_at = await store.sms_opted_out_at(database, tenant_id=tenant_id, customer_id=customer_id)
+        await _change_customer_issues(database=database, uow=uow, tenant_id=tenant_id, customer_id=customer_id,
+                                      decide=partial(domain.record_consent, sms_opted_out_at=opted_out_at),
+                                      cause=cause)
+    return Outcome.RECORDED
+
+
+async def change_customer(*, database: Database, uow: UnitOfWork, event: Envelope[CustomerProfileChanged]) -> Outcome:
+    """A customer's name or label changed, or an unknown contact was merged into a directory customer."""
+    profile = event.payload
+    tenant_id = event.tenant_id
+    cause = domain.cause_of(event)
+    survivor_id = profile.merged_into_customer_id
+    if survivor_id and survivor_id != profile.customer_id:
+        await _merge_customer(database=database, uow=uow, tenant_id=tenant_id, merged_id=profile.customer_id,
+                              survivor_id=survivor_id, event=event, cause=cause)
+    await _change_customer_issues(
+        database=database, uow=uow, tenant_id=tenant_id, customer_id=survivor_id or profile.customer_id,
+        decide=partial(domain.rename_customer, customer_name=profile.customer_name,
+                       customer_label=profile.customer_label), cause=cause)
+    return Outcome.RECORDED
+
+
+async def _merge_customer(*, database: Database, uow: UnitOfWork, tenant_id: str, merged_id: str, survivor_id: str,
+                          event: Envelope[CustomerProfileChanged], cause: Cause) -> None:
+    """Move a merged contact's issues and numbers to the customer it was merged into, one open issue kept."""
+    profile = event.payload
+    await store.move_sms_consent(database, tenant_id=tenant_id, from_customer_id=merged_id,
+                                 to_customer_id=survivor_id)
+    opted_out_at = await store.sms_opted_out_at(database, tenant_id=tenant_id, customer_id=survivor_id)
+    for issue_id in await store.list_customer_issue_ids(database, tenant_id=tenant_id, customer_id=merged_id):
+        for _ in range(MAX_ATTEMPTS):
+            survivor = await store.get_open_issue(database, tenant_id=tenant_id, customer_id=survivor_id)
+            decide = partial(domain.move_to_customer, customer_id=survivor_id, customer_name=profile.customer_name,
+                             customer_label=profile.customer_label, sms_opted_out_at=opted_out_at,
+                             survivor=survivor)
+            try:
+                await _change_issue(database=database, uow=uow, tenant_id=tenant_id, issue_id=issue_id,
+                                    decide=decide, cause=cause)
+                break
+            except store.DuplicateIssue:
+                continue  # the customer's own open issue appeared meanwhile: close this one into it
+        else:
+            raise RuntimeError(f"could not move issue {issue_id} to customer {survivor_id}")
+    # the merged contact's opt-outs now apply to the customer's own issues too
+    await _change_customer_issues(database=database, uow=uow, tenant_id=tenant_id, customer_id=survivor_id,
+                                  decide=partial(domain.record_consent, sms_opted_out_at=opted_out_at), cause=cause)
+
+
 async def save_staff_member(*, database: Database, event: Envelope[StaffAccountSaved]) -> None:
     """Keep the staff directory (who can be assigned, and their names) in step with the gateway."""
     await store.save_staff(database, member=domain.staff_member(event), at=domain.now())
@@ -130,6 +228,12 @@ async def issue_with_customer_issues(*, database: Database, tenant_id: str, issu
     """The issue, and every issue of its customer oldest first (their whole past communication)."""
     issue = await get_issue(database=database, tenant_id=tenant_id, issue_id=issue_id)
     return issue, await store.list_customer_issues(database, tenant_id=tenant_id, customer_id=issue.customer_id)
+
+
+async def search_issues(*, database: Database, tenant_id: str, text: str, limit: int) -> list[Issue]:
+    """The tenant's issues matching every word of a search (customer, phone, email, number, text), newest first."""
+    terms: list[SearchTerm] = domain.search_query(text)
+    return await store.search_issues(database, tenant_id=tenant_id, terms=terms, limit=limit)
 
 
 # --- staff actions ------------------------------------------------------------------------------
@@ -191,6 +295,15 @@ async def reply_to_customer(*, database: Database, uow: UnitOfWork, act: Act, te
 
 
 # --- operations ---------------------------------------------------------------------------------
+
+
+async def prepare(database: Database) -> None:
+    """At start: the store's indexes, and search terms for issues stored before search existed."""
+    await store.prepare(database)
+    for issue_id in await store.issue_ids_without_search_terms(database):
+        issue = await store.get_issue_by_id(database, issue_id=issue_id)
+        if issue is not None:
+            await store.set_search_terms(database, issue=domain.with_search_terms(issue))
 
 
 async def refresh_open_issue_gauges(*, database: Database) -> None:

@@ -35,6 +35,14 @@ class Act:
     cause: Cause = Cause()
 
 
+@dataclass(frozen=True)
+class SearchTerm:
+    """One word of a search: a stored term of the issue must start with `prefix`, or be `exact` (an issue number)."""
+
+    prefix: str | None = None
+    exact: str | None = None
+
+
 # --- the timeline: the customer's messages, private comments, replies ----------------------------
 
 
@@ -113,6 +121,7 @@ class HistoryAction(StrEnum):
     CLOSED = "closed"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    CUSTOMER_MERGED = "customer_merged"  # the contact was linked to a directory customer
 
 
 class HistoryDetail(BaseModel):
@@ -128,6 +137,8 @@ class HistoryDetail(BaseModel):
     status: DeliveryState | None = None
     reason: str | None = None
     resolution: str | None = None
+    merged_into_issue_id: str | None = None
+    previous_customer_id: str | None = None
 
 
 class HistoryEntry(BaseModel):
@@ -148,6 +159,7 @@ class Issue(IssueSnapshot):
     """A customer issue as stored: its snapshot fields plus tenant, timeline, history and the applied messages.
 
     `needs_attention` and `suggest_resolve` are not stored: the domain derives them from the timeline.
+    `search_terms` is stored for search and kept current by the domain with every change.
     `version` guards every write, so a change is written only over the state it was decided on.
     """
 
@@ -159,6 +171,7 @@ class Issue(IssueSnapshot):
     applied_message_ids: list[str] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     history: list[HistoryEntry] = Field(default_factory=list)
+    search_terms: list[str] = Field(default_factory=list)
     version: int = 1
 
     @computed_field  # type: ignore[prop-decorator]
@@ -279,6 +292,18 @@ class IssueCounts(BaseModel):
     def open(self) -> int:
         """Unassigned and assigned together."""
         return self.unassigned + self.assigned
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def mine_open(self) -> int:
+        """Open issues assigned to me (the Issue Tracker's badge); `mine` is the same count under its older name."""
+        return self.mine
+
+
+class IssueSearchResults(BaseModel):
+    """Issues matching a search, newest activity first."""
+
+    results: list[IssueView]
 
 
 class IssueDetail(BaseModel):

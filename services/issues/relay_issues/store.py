@@ -1,9 +1,11 @@
-"""The issues service's own database: issues (with timeline, history and pending events), staff, counters.
+"""The issues service's own database: issues (with timeline, history and pending events), staff, counters, SMS consent.
 
 Documents become models here and models become documents here (`Issue.from_document` / `to_document`);
 nothing above the store sees a document.
 """
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,11 +14,12 @@ from relay_contracts.issues import IssueStatus
 from relay_kit import outbox
 from relay_kit.store import Database, Document, apply_indexes, is_duplicate_key
 
-from relay_issues.models import Change, Issue, IssueCounts, StaffMember
+from relay_issues.models import Change, Issue, IssueCounts, SearchTerm, StaffMember
 
 ISSUES = "issues"
 STAFF = "staff"
 COUNTERS = "counters"
+SMS_CONSENT = "sms_consent"
 
 INDEXES = {
     ISSUES: [
@@ -34,13 +37,18 @@ INDEXES = {
         IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("opened_at", ASCENDING)],
                    name="customer_history"),
         IndexModel([("is_open", ASCENDING), ("opened_at", ASCENDING)], name="open_issue_age"),
+        # Search: multikey over the stored terms; an anchored prefix regex on them is an index range on MongoDB.
+        IndexModel([("tenant_id", ASCENDING), ("search_terms", ASCENDING)], name="issue_search"),
     ],
     STAFF: [IndexModel([("tenant_id", ASCENDING), ("staff_id", ASCENDING)], unique=True, name="staff_id_unique")],
     COUNTERS: [],
+    # One document per tenant and phone number (_id); a customer's opted-out numbers are found by customer.
+    SMS_CONSENT: [IndexModel([("tenant_id", ASCENDING), ("customer_id", ASCENDING), ("opted_out", ASCENDING)],
+                             name="consent_by_customer")],
 }
 
-# Listings leave out what no listing shows: the history, the applied message ids and the pending events.
-LIST_PROJECTION = {"history": 0, "applied_message_ids": 0, outbox.FIELD: 0}
+# Listings leave out what no listing shows: the history, the applied message ids, the terms and the pending events.
+LIST_PROJECTION = {"history": 0, "applied_message_ids": 0, "search_terms": 0, outbox.FIELD: 0}
 DETAIL_PROJECTION = {outbox.FIELD: 0}
 
 
@@ -186,7 +194,49 @@ async def count_by_status(database: Database, *, tenant_id: str, staff_id: str) 
 async def list_customer_issues(database: Database, *, tenant_id: str, customer_id: str) -> list[Issue]:
     """Every issue of one customer, oldest first (their whole past communication)."""
     return await _issues(database, {"tenant_id": tenant_id, "customer_id": customer_id},
-                         sort=[("opened_at", ASCENDING)], projection={"applied_message_ids": 0, outbox.FIELD: 0})
+                         sort=[("opened_at", ASCENDING)],
+                         projection={"applied_message_ids": 0, "search_terms": 0, outbox.FIELD: 0})
+
+
+async def list_customer_issue_ids(database: Database, *, tenant_id: str, customer_id: str) -> list[str]:
+    """The ids of every issue of one customer, closed ones first, the open one last (index customer_history)."""
+    cursor = database[ISSUES].find({"tenant_id": tenant_id, "customer_id": customer_id}, {"_id": 1, "is_open": 1})
+    found = await cursor.to_list(None)
+    return [document["_id"] for document in sorted(found, key=lambda document: bool(document.get("is_open")))]
+
+
+def _matching(term: SearchTerm) -> Document:
+    conditions: list[Document] = []
+    if term.prefix:
+        conditions.append({"search_terms": {"$regex": f"^{re.escape(term.prefix)}"}})
+    if term.exact:
+        conditions.append({"search_terms": term.exact})
+    return conditions[0] if len(conditions) == 1 else {"$or": conditions}
+
+
+async def search_issues(database: Database, *, tenant_id: str, terms: list[SearchTerm], limit: int) -> list[Issue]:
+    """The tenant's issues holding every term (anchored prefix or exact), newest activity first (index issue_search)."""
+    if not terms:
+        return []
+    query: Document = {"tenant_id": tenant_id, "$and": [_matching(term) for term in terms]}
+    return await _issues(database, query, sort=[("updated_at", DESCENDING), ("_id", DESCENDING)], limit=limit)
+
+
+async def issue_ids_without_search_terms(database: Database) -> list[str]:
+    """Issues stored before search existed (their terms are written at start)."""
+    cursor = database[ISSUES].find({"search_terms": {"$exists": False}}, {"_id": 1})
+    return [document["_id"] for document in await cursor.to_list(None)]
+
+
+async def set_search_terms(database: Database, *, issue: Issue) -> None:
+    """Store an issue's terms over the version they were computed from (a newer write carries its own)."""
+    await database[ISSUES].update_one({"_id": issue.issue_id, "tenant_id": issue.tenant_id, "version": issue.version},
+                                      {"$set": {"search_terms": issue.search_terms}})
+
+
+async def get_issue_by_id(database: Database, *, issue_id: str) -> Issue | None:
+    """An issue by its id alone (for work across every tenant at start)."""
+    return _issue(await database[ISSUES].find_one({"_id": issue_id}, DETAIL_PROJECTION))
 
 
 async def open_issue_stats(database: Database) -> tuple[dict[str, int], datetime | None]:
@@ -220,3 +270,45 @@ async def get_staff(database: Database, *, tenant_id: str, staff_id: str) -> Sta
     """A staff member of the tenant's directory, or None."""
     found = await database[STAFF].find_one({"tenant_id": tenant_id, "staff_id": staff_id})
     return StaffMember.model_validate(found) if found else None
+
+
+# --- SMS consent: who texted STOP --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentSaved:
+    """What saving a consent change did: whether it was newer than what was kept, and whose number it was before."""
+
+    applied: bool
+    previous_customer_id: str | None = None
+
+
+async def save_sms_consent(database: Database, *, tenant_id: str, customer_id: str, phone: str, opted_out: bool,
+                           at: datetime, source: str) -> ConsentSaved:
+    """Keep a phone number's latest consent; an older change than the one kept (a late redelivery) changes nothing."""
+    try:
+        before = await database[SMS_CONSENT].find_one_and_update(
+            {"_id": f"{tenant_id}:{phone}", "at": {"$lte": at}},
+            {"$set": {"tenant_id": tenant_id, "customer_id": customer_id, "phone": phone, "opted_out": opted_out,
+                      "at": at, "source": source}},
+            upsert=True, return_document=ReturnDocument.BEFORE,
+        )
+    except Exception as error:  # the number's kept change is newer: the upsert's insert collides with it
+        if is_duplicate_key(error):
+            return ConsentSaved(applied=False)
+        raise
+    return ConsentSaved(applied=True, previous_customer_id=before["customer_id"] if before else None)
+
+
+async def sms_opted_out_at(database: Database, *, tenant_id: str, customer_id: str) -> datetime | None:
+    """When the customer last texted STOP from a number still opted out, or None (index consent_by_customer)."""
+    cursor = database[SMS_CONSENT].find({"tenant_id": tenant_id, "customer_id": customer_id, "opted_out": True},
+                                        {"at": 1}).sort([("at", DESCENDING)]).limit(1)
+    found = await cursor.to_list(None)
+    return found[0]["at"] if found else None
+
+
+async def move_sms_consent(database: Database, *, tenant_id: str, from_customer_id: str, to_customer_id: str) -> None:
+    """A merged contact's numbers, and their consent, now belong to the customer it was merged into."""
+    await database[SMS_CONSENT].update_many({"tenant_id": tenant_id, "customer_id": from_customer_id},
+                                            {"$set": {"customer_id": to_customer_id}})

@@ -10,7 +10,13 @@ from typing import Any
 import httpx
 import pytest
 from relay_contracts import Envelope, EventPayload
-from relay_contracts.customer_messages import Channel, EmailThreading, InboundMessageReceived
+from relay_contracts.customer_messages import (
+    Channel,
+    CustomerConsentChanged,
+    CustomerProfileChanged,
+    EmailThreading,
+    InboundMessageReceived,
+)
 from relay_contracts.staff import StaffAccountSaved, StaffRole
 from relay_contracts.topics import Topic
 from relay_kit.auth import StaffPrincipal, issue_token
@@ -70,16 +76,30 @@ class Shop(StaffTeam):
     async def customer_writes(
         self, customer_id: str, text: str, *, channel: Channel = Channel.SMS, address: str | None = None,
         subject: str | None = None, threading: EmailThreading | None = None, name: str | None = None,
+        label: str | None = None, unknown_contact: bool = False,
     ) -> Envelope[InboundMessageReceived]:
         """A customer's text or email, as ingest publishes it."""
         sms = channel == Channel.SMS
         return await self.publish(InboundMessageReceived(
             customer_id=customer_id, message_id=f"msg_{uuid.uuid4().hex}", customer_name=name, channel=channel,
+            customer_label=label, unknown_contact=unknown_contact,
             provider="twilio" if sms else "mailgun", provider_message_id=f"P{uuid.uuid4().hex}",
             from_address=address or ("+14155550123" if sms else f"{customer_id}@example.com"),
             to_address="+15550100000" if sms else "help@shop.example", subject=subject, text=text,
             threading=threading, received_at=datetime.now(UTC),
         ))
+
+    async def customer_texts_keyword(self, customer_id: str, *, phone: str, opted_out: bool,
+                                     at: datetime | None = None) -> Envelope[CustomerConsentChanged]:
+        """The customer texted STOP (`opted_out`) or START, as ingest announces it."""
+        return await self.publish(CustomerConsentChanged(customer_id=customer_id, phone=phone, opted_out=opted_out,
+                                                         at=at or datetime.now(UTC), source="keyword"))
+
+    async def customer_renamed(self, customer_id: str, *, label: str, name: str | None = None,
+                               merged_into: str | None = None) -> Envelope[CustomerProfileChanged]:
+        """Staff named an unknown contact, or linked it to a directory customer, as ingest announces it."""
+        return await self.publish(CustomerProfileChanged(customer_id=customer_id, customer_name=name,
+                                                         customer_label=label, merged_into_customer_id=merged_into))
 
     async def staff_joins(self, staff_id: str, name: str, *, active: bool = True) -> None:
         """The gateway announces a staff account."""

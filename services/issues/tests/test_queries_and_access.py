@@ -62,8 +62,28 @@ async def test_issue_tracker_lists_my_issues_open_first_oldest_first_and_counts_
     assert [(i["customer_id"], i["status"]) for i in mine] == [
         ("cus_b", "assigned"), ("cus_c", "assigned"), ("cus_a", "closed")]
     counts = (await shop.get("/api/issues/counts", bob)).json()
-    assert counts == {"unassigned": 1, "assigned": 2, "closed": 1, "open": 3, "mine": 2}
+    assert counts == {"unassigned": 1, "assigned": 2, "closed": 1, "open": 3, "mine": 2, "mine_open": 2}
     assert (await shop.get("/api/issues/counts", shop.staff("carol"))).json()["mine"] == 0
+
+
+async def test_counts_are_the_callers_own_unassigned_for_everyone_mine_open_for_me(shop) -> None:
+    alice, bob = shop.staff("alice", "Alice Martin"), shop.staff("bob", "Bob Chen")
+    issues = await _open_issues(shop, alice, ["cus_c1", "cus_c2", "cus_c3", "cus_c4", "cus_c5"])
+    path = {customer: f"/api/issues/{issue['issue_id']}" for customer, issue in issues.items()}
+    assert (await shop.post(f"{path['cus_c1']}/take", alice)).status_code == 200
+    assert (await shop.post(f"{path['cus_c2']}/take", alice)).status_code == 200
+    assert (await shop.post(f"{path['cus_c3']}/take", bob)).status_code == 200
+    assert (await shop.post(f"{path['cus_c2']}/close", alice)).status_code == 200  # closed: no longer mine_open
+    assert (await shop.post(f"{path['cus_c4']}/resolve", bob)).status_code == 200  # closed while unassigned
+
+    wanted = {"unassigned": 1, "assigned": 2, "closed": 2, "open": 3}
+    assert (await shop.get("/api/issues/counts", alice)).json() == {**wanted, "mine": 1, "mine_open": 1}
+    assert (await shop.get("/api/issues/counts", bob)).json() == {**wanted, "mine": 1, "mine_open": 1}
+    assert (await shop.get("/api/issues/counts", shop.staff("carol"))).json() == {**wanted, "mine": 0,
+                                                                                  "mine_open": 0}
+    rival = shop.staff("alice", "Alice Martin", tenant_id=f"{shop.tenant_id}-rival")
+    assert (await shop.get("/api/issues/counts", rival)).json() == {
+        "unassigned": 0, "assigned": 0, "closed": 0, "open": 0, "mine": 0, "mine_open": 0}
 
 
 @pytest.mark.parametrize("path", ["/api/issues", "/api/issues/mine", "/api/issues/counts", "/api/issues/iss_x"])

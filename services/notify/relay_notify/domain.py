@@ -25,9 +25,17 @@ from relay_contracts.chat import (
     PresenceStatus,
     ReadMarkerMoved,
 )
-from relay_contracts.issues import IssueAssigned, IssueAudience, IssueEvent, IssueMessageAppended, IssueOpened
+from relay_contracts.issues import (
+    IssueAssigned,
+    IssueAudience,
+    IssueEvent,
+    IssueMessageAppended,
+    IssueOpened,
+    IssueSnapshot,
+)
 from relay_notify.models import (
     AddedToChannelToast,
+    Attention,
     ChatUnread,
     EventFrame,
     IssueToast,
@@ -84,9 +92,12 @@ def chat_toast(event: Envelope[ChatEvent], *, viewer: str) -> MessageToast | Add
         where = conversation_label(payload, viewer=viewer)
         body = _clip(message.text) or ", ".join(a.get("name", "attachment") for a in message.attachments)
         title = f"{message.author.name} mentioned you" if mentioned else message.author.name
+        private = payload.conversation.kind == ConversationKind.PRIVATE
+        attention: Attention = "mention" if mentioned else "private_message" if private else "chat"
         return MessageToast(event_id=str(event.event_id), conversation_id=conversation_id, title=title, where=where,
                             conversation_name=where, body=body, message_id=message.message_id, seq=message.seq,
-                            mention=mentioned, open={"conversation_id": conversation_id, "seq": message.seq})
+                            mention=mentioned, attention=attention,
+                            open={"conversation_id": conversation_id, "seq": message.seq})
     if (isinstance(payload, MembershipChanged) and payload.member.id == viewer
             and payload.change == MembershipChange.ADDED and payload.actor.id != viewer):
         where = conversation_label(payload, viewer=viewer)
@@ -100,7 +111,7 @@ def issue_toast(event: Envelope[IssueEvent], *, viewer: str) -> IssueToast | Non
     """The toast one staff member gets for an issue event (None if none)."""
     payload = event.payload
     issue = payload.issue
-    customer = issue.customer_name or "a customer"
+    customer = customer_named(issue)
     if isinstance(payload, IssueOpened):
         title, body, mention = f"New message from {customer}", payload.text, False
     elif isinstance(payload, IssueMessageAppended):
@@ -113,7 +124,12 @@ def issue_toast(event: Envelope[IssueEvent], *, viewer: str) -> IssueToast | Non
         return None
     return IssueToast(event_id=str(event.event_id), issue_id=issue.issue_id, title=title, where=CUSTOMER_MESSAGES,
                       conversation_name=CUSTOMER_MESSAGES, body=_clip(body), mention=mention,
-                      open={"issue_id": issue.issue_id})
+                      attention="mention" if mention else "customer_issue", open={"issue_id": issue.issue_id})
+
+
+def customer_named(issue: IssueSnapshot) -> str:
+    """How a toast names an issue's customer: the label (name, phone or email), the name, never an internal id."""
+    return issue.customer_label or issue.customer_name or "a customer"
 
 
 # ---- bounded memories ---------------------------------------------------------------------------------

@@ -46,8 +46,13 @@ class EventFrame(Frame):
     payload: dict[str, Any]
 
 
+Attention = Literal["customer_issue", "mention", "private_message", "chat"]
+"""What kind of attention a toast asks for, so the UI can choose a desktop notification and a sound:
+a customer's issue, a mention of me (or an issue given to me), a private message, anything else in chat."""
+
+
 class Toast(Frame):
-    """A toast: where it happened, who or what, a line of text, and what a click opens."""
+    """A toast: where it happened, who or what, a line of text, what a click opens, and the attention it asks for."""
 
     kind: Literal["toast"] = "toast"
     event_id: str
@@ -56,6 +61,7 @@ class Toast(Frame):
     conversation_name: str
     body: str
     mention: bool = False
+    attention: Attention = "chat"
     open: dict[str, str | int]
 
 

@@ -66,9 +66,9 @@ async def test_a_mention_notifies_the_mentioned_person(team) -> None:
                                             json={"text": "@bob the van is here"}), 201)
     mention = await bob_tab.next(lambda f: f["kind"] == "toast" and f.get("conversation_id") == general)
     assert mention["mention"] is True and mention["title"] == "Alice Martin mentioned you"
-    assert mention["where"] == "# general"
+    assert mention["where"] == "# general" and mention["attention"] == "mention"
     plain = await carol_tab.next(lambda f: f["kind"] == "toast" and f.get("conversation_id") == general)
-    assert plain["mention"] is False and plain["title"] == "Alice Martin"
+    assert plain["mention"] is False and plain["title"] == "Alice Martin" and plain["attention"] == "chat"
 
 
 async def test_edits_and_deletions_reach_members_only(team) -> None:

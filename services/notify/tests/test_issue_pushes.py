@@ -17,12 +17,12 @@ from relay_contracts.issues import (
 )
 
 
-def _issue(*, status: IssueStatus, assignee: StaffRef | None = None, closed_by: StaffRef | None = None
-           ) -> IssueSnapshot:
+def _issue(*, status: IssueStatus, assignee: StaffRef | None = None, closed_by: StaffRef | None = None,
+           **fields) -> IssueSnapshot:
     now = datetime.now(UTC)
-    return IssueSnapshot(issue_id="iss_1", number=7, customer_id="cus_jane", customer_name="Jane Doe",
-                         channel=Channel.SMS, status=status, assignee=assignee, closed_by=closed_by,
-                         summary="Is my suit ready?", opened_at=now, updated_at=now)
+    return IssueSnapshot(**{**dict(issue_id="iss_1", number=7, customer_id="cus_jane", customer_name="Jane Doe",
+                                   channel=Channel.SMS, status=status, assignee=assignee, closed_by=closed_by,
+                                   summary="Is my suit ready?", opened_at=now, updated_at=now), **fields})
 
 
 async def _pushed_status(tabs, event_type: str) -> list[tuple[str, str]]:
@@ -55,12 +55,14 @@ async def test_issue_events_go_to_all_staff_of_the_tenant_with_status_colours(te
         toast = await tab.next(lambda f: f["kind"] == "toast" and f.get("issue_id") == "iss_1")
         assert (toast["title"], toast["body"], toast["where"]) == (
             "New message from Jane Doe", "Is my suit ready?", "Customer Messages")
+        assert (toast["attention"], toast["mention"]) == ("customer_issue", False)
 
     await team.publish(new_event(IssueAssigned(issue=_issue(status=IssueStatus.ASSIGNED, assignee=bob_ref),
                                                actor=alice_ref), tenant_id=team.tenant_id, producer="issues"))
     assert await _pushed_status((alice, bob), "issue.assigned") == [("blue", "Assigned to Bob Chen")] * 2
     assigned_toast = await bob.next(lambda f: f["kind"] == "toast" and f["title"].startswith("Alice Martin assigned"))
     assert assigned_toast["title"] == "Alice Martin assigned you Jane Doe's issue"
+    assert (assigned_toast["attention"], assigned_toast["mention"]) == ("mention", True)
 
     await team.publish(new_event(IssueClosed(issue=_issue(status=IssueStatus.CLOSED, closed_by=bob_ref),
                                              actor=bob_ref), tenant_id=team.tenant_id, producer="issues"))
@@ -88,3 +90,16 @@ async def test_an_issue_event_reaches_only_the_audience_the_issues_service_named
     assert assigned["payload"]["issue"]["status_label"] == "Assigned to Bob Chen"
     await alice.settle()  # same replica, same fan-out: anything for Alice would be queued before the pong
     assert not [f for f in alice.frames if "iss_1" in str(f)]
+
+
+async def test_an_unknown_contacts_toast_names_the_phone_number_never_an_internal_id(team) -> None:
+    await team.hire("Alice Martin")
+    alice = await team.open_tab("alice", replica="a")
+    unknown = _issue(status=IssueStatus.UNASSIGNED, issue_id="iss_unknown", customer_id="cus_f754c4cdd21548ce",
+                     customer_name=None, customer_label="(415) 555-0123")
+    await team.publish(new_event(IssueOpened(issue=unknown, inbound_message_id="in_2", text="Hello?"),
+                                 tenant_id=team.tenant_id, producer="issues"))
+    toast = await alice.next(lambda f: f["kind"] == "toast" and f.get("issue_id") == "iss_unknown")
+    assert toast["title"] == "New message from (415) 555-0123"
+    assert toast["attention"] == "customer_issue"
+    assert "cus_f754c4cdd21548ce" not in toast["title"] + toast["body"] + toast["where"]

@@ -14,7 +14,15 @@ from relay_contracts.chat import (
     PresenceStatus,
     ReadMarkerMoved,
 )
-from relay_contracts.issues import StaffRef
+from relay_contracts.customer_messages import Channel
+from relay_contracts.issues import (
+    IssueAssigned,
+    IssueMessageAppended,
+    IssueOpened,
+    IssueSnapshot,
+    IssueStatus,
+    StaffRef,
+)
 from relay_notify import domain
 from relay_notify.models import ChatUnread
 
@@ -80,3 +88,36 @@ def test_typing_is_throttled_per_person_and_conversation() -> None:
     assert throttle.allow(("t", "me", "c2"), now=3.2)
     throttle.reset(key)
     assert throttle.allow(key, now=3.3)
+
+
+def _said(text: str, *, conversation: ConversationRef, mentions: list[str] | None = None):
+    message = ChatMessage(message_id="m9", seq=9, author=OTHER, text=text, posted_at=datetime.now(UTC),
+                          mentions=mentions or [])
+    return new_event(ChatMessagePosted(conversation=conversation, audience=["me", "other"], message=message),
+                     tenant_id="t", producer="chat")
+
+
+def test_a_toast_says_what_attention_it_asks_for() -> None:
+    private = ConversationRef(conversation_id="p1", kind=ConversationKind.PRIVATE, name="Me, Other",
+                              participants=[ME, OTHER])
+    kinds = [domain.chat_toast(event, viewer="me").attention for event in (
+        _said("lunch?", conversation=CONVERSATION), _said("@me look", conversation=CONVERSATION, mentions=["me"]),
+        _said("a word", conversation=private), _said("@me here", conversation=private, mentions=["me"]))]
+    assert kinds == ["chat", "mention", "private_message", "mention"]
+    assert domain.chat_toast(_said("mine", conversation=CONVERSATION), viewer="other") is None
+
+    now = datetime.now(UTC)
+    unknown = IssueSnapshot(issue_id="iss_9", customer_id="cus_f754c4cdd21548ce", channel=Channel.SMS,
+                            status=IssueStatus.UNASSIGNED, opened_at=now, updated_at=now)
+    opened = domain.issue_toast(new_event(IssueOpened(issue=unknown, inbound_message_id="in", text="hi"),
+                                          tenant_id="t", producer="issues"), viewer="me")
+    assert (opened.title, opened.attention) == ("New message from a customer", "customer_issue")
+    labelled = unknown.model_copy(update={"customer_label": "(415) 555-0123"})
+    again = domain.issue_toast(new_event(IssueMessageAppended(issue=labelled, inbound_message_id="in2", text="?"),
+                                         tenant_id="t", producer="issues"), viewer="me")
+    assert (again.title, again.attention) == ("(415) 555-0123 wrote again", "customer_issue")
+    given = labelled.model_copy(update={"status": IssueStatus.ASSIGNED, "assignee": ME})
+    assigned = domain.issue_toast(new_event(IssueAssigned(issue=given, actor=OTHER), tenant_id="t",
+                                            producer="issues"), viewer="me")
+    assert (assigned.title, assigned.attention) == ("Other assigned you (415) 555-0123's issue", "mention")
+    assert "cus_" not in opened.title + again.title + assigned.title
