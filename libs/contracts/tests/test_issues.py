@@ -10,6 +10,7 @@ from relay_contracts.issues import (
     IssueAssigned,
     IssueClosed,
     IssueCommentAdded,
+    IssueCustomerChanged,
     IssueMessageAppended,
     IssueOpened,
     IssueReopened,
@@ -46,6 +47,7 @@ def _snapshot(**changes) -> IssueSnapshot:
     IssueResolved(issue=_snapshot(status=IssueStatus.CLOSED, closed_by=ALICE, resolution="no action needed",
                                   closed_at=NOW, suggest_resolve=True), actor=ALICE),
     IssueReopened(issue=_snapshot(), actor=ALICE),
+    IssueCustomerChanged(issue=_snapshot(customer_label="(202) 555-0143"), change="consent"),
 ])
 def test_issue_events_round_trip_on_the_customers_key(payload) -> None:
     event = new_event(payload, tenant_id="demo", producer="issues")
