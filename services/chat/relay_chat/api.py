@@ -23,6 +23,7 @@ from relay_chat.models import (
     PrivateIn,
     ReadIn,
     ReadState,
+    SearchResults,
     StaffDirectory,
     UnreadSummary,
 )
@@ -176,6 +177,16 @@ async def delete_message(conversation_id: ConversationId, message_id: MessageId,
 async def mark_read(conversation_id: ConversationId, body: ReadIn, staff: CurrentStaff, chat: Chat) -> ReadState:
     """Everything up to this message number is read (the marker never moves backwards)."""
     return await flows.mark_read_up_to(chat, actor=staff, conversation_id=conversation_id, up_to_seq=body.up_to_seq)
+
+
+@router.get("/search", response_model=SearchResults)
+async def search_messages(
+    staff: CurrentStaff, chat: Chat,
+    q: Annotated[str, Query(min_length=1, max_length=100, description="words; each matches the start of a word")],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> SearchResults:
+    """Messages of the conversations I belong to (private ones included) with every word searched, newest first."""
+    return await flows.search_messages(chat, actor=staff, q=q, limit=limit)
 
 
 @router.get("/me/unread", response_model=UnreadSummary)

@@ -21,6 +21,7 @@ def create_app(settings: ChatSettings | None = None) -> FastAPI:
     async def prepare(database: Database) -> None:
         await store.drop_retired_indexes(database)
         await apply_indexes(database, store.INDEXES)
+        await flows.backfill_search_terms(chat)
 
     app = service_app(runtime, title="Relay chat", routers=[api.router], prepare=prepare)
     app.state.chat = chat

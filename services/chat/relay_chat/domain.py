@@ -9,6 +9,7 @@ forwards.
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ from relay_chat.models import (
     PositionView,
     ReadingPosition,
     ReadState,
+    SearchAuthor,
+    SearchHit,
+    SearchResults,
     StaffMember,
     Unread,
     UnreadSummary,
@@ -63,6 +67,10 @@ DEFAULT_CHANNELS = {
 CUSTOMER_ISSUES_FEED = "customer_issues"
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9][A-Za-z0-9._-]*)")
 RELAY = StaffRef(id="relay", name="Relay")
+WORD = re.compile(r"\w+")
+MAX_TERM_LENGTH = 40
+MAX_TERMS_PER_MESSAGE = 500
+MAX_QUERY_TERMS = 8
 
 T = TypeVar("T")
 
@@ -401,7 +409,7 @@ def new_message(request: MessageIn, *, numbered: Conversation, author: StaffRef,
         message_id=f"msg_{uuid7().hex}", tenant_id=numbered.tenant_id, conversation_id=numbered.conversation_id,
         seq=numbered.last_seq, author=author, author_id=author.id, text=request.text, mentions=mentions,
         reply_to=request.reply_to, reply_to_seq=reply_to_seq, attachments=request.attachments, posted_at=at,
-        client_message_id=request.client_message_id,
+        client_message_id=request.client_message_id, search_terms=search_terms(request.text),
     )
 
 
@@ -428,7 +436,8 @@ def check_may_edit(conversation: Conversation, message: Message, *, actor: Staff
 def edit_message(conversation: Conversation, message: Message, *, text: str, mentions: list[str],
                  at: datetime) -> Change[Message]:
     """New text (and its mentions) for a message; audience: the members."""
-    after = message.model_copy(update={"text": text, "mentions": mentions, "edited_at": at})
+    after = message.model_copy(update={"text": text, "mentions": mentions, "edited_at": at,
+                                       "search_terms": search_terms(text)})
     return Change(after, ChatMessageEdited(conversation=conversation_ref(conversation),
                                            audience=sorted(conversation.members), message=chat_message(after)))
 
@@ -442,10 +451,55 @@ def delete_message(conversation: Conversation, message: Message, *, actor: Staff
         return None
     check_writable(conversation)
     after = message.model_copy(update={"deleted": True, "text": "", "attachments": [], "mentions": [],
-                                       "deleted_at": at, "deleted_by": actor.staff_id})
+                                       "search_terms": [], "deleted_at": at, "deleted_by": actor.staff_id})
     return Change(after, ChatMessageDeleted(
         conversation=conversation_ref(conversation), audience=sorted(conversation.members),
         message_id=message.message_id, seq=message.seq, actor=actor.ref, author_id=message.author_id))
+
+
+# ---- search --------------------------------------------------------------------------------------------
+
+
+def _words(text: str) -> list[str]:
+    """The words of a text, case- and accent-folded ("Crème" -> "creme"), each once, in order."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return list(dict.fromkeys(word[:MAX_TERM_LENGTH] for word in WORD.findall(plain)))
+
+
+def search_terms(text: str) -> list[str]:
+    """What a message is found by: its folded words, each once (stored with it, kept on every edit)."""
+    return _words(text)[:MAX_TERMS_PER_MESSAGE]
+
+
+def query_terms(q: str) -> list[str]:
+    """The word prefixes a search asks for (all must match); 400 if the query has no letter or digit."""
+    terms = _words(q)
+    if not terms:
+        raise BadRequest("Search for at least one letter or digit.", code="empty_search")
+    if len(terms) > MAX_QUERY_TERMS:
+        raise BadRequest(f"Search for at most {MAX_QUERY_TERMS} words at once.", code="too_many_words")
+    return terms
+
+
+def searchable(conversations: Iterable[Conversation], *, staff_id: str) -> dict[str, Conversation]:
+    """The conversations a staff member's search looks in: those they belong to, private ones included."""
+    return {c.conversation_id: c for c in conversations if staff_id in c.members}
+
+
+def search_results(messages: Iterable[Message], *, conversations: dict[str, Conversation]) -> SearchResults:
+    """The messages found, each with the conversation it is in (live messages of those conversations only)."""
+    hits = []
+    for message in messages:
+        conversation = conversations.get(message.conversation_id)
+        if conversation is None or message.deleted:
+            continue
+        hits.append(SearchHit(
+            conversation_id=conversation.conversation_id, conversation_name=conversation.name,
+            conversation_kind=conversation.kind, seq=message.seq, message_id=message.message_id,
+            author=SearchAuthor(id=message.author.id, display_name=message.author.name), text=message.text,
+            posted_at=message.posted_at))
+    return SearchResults(results=hits)
 
 
 # ---- pages of messages --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from relay_chat.models import (
     ReadingPosition,
     ReadMarker,
     ReadState,
+    SearchResults,
     StaffEntry,
     StaffMember,
     Unread,
@@ -413,6 +414,31 @@ async def list_messages(chat: Chat, *, actor: StaffPrincipal, conversation_id: s
                                             newest_first=seqs.newest_first, limit=seqs.count)
 
     return domain.assemble_page(plan, older=await read(plan.older), newer=await read(plan.newer))
+
+
+# ---- search -------------------------------------------------------------------------------------------
+
+
+async def search_messages(chat: Chat, *, actor: StaffPrincipal, q: str, limit: int) -> SearchResults:
+    """Live messages of the conversations I belong to (private ones too) with every word of `q` as a prefix."""
+    prefixes = domain.query_terms(q)
+    conversations = domain.searchable(
+        await store.conversations_of(chat.database, tenant_id=actor.tenant_id, staff_id=actor.staff_id),
+        staff_id=actor.staff_id)
+    found = await store.search_messages(chat.database, tenant_id=actor.tenant_id,
+                                        conversation_ids=sorted(conversations), prefixes=prefixes, limit=limit)
+    return domain.search_results(found, conversations=conversations)
+
+
+async def backfill_search_terms(chat: Chat, *, batch: int = 500) -> int:
+    """Give messages stored before search existed their search words (idempotent); how many were given them."""
+    done = 0
+    while messages := await store.messages_without_search_terms(chat.database, limit=batch):
+        for message in messages:
+            await store.set_search_terms(chat.database, message=message,
+                                         terms=[] if message.deleted else domain.search_terms(message.text))
+        done += len(messages)
+    return done
 
 
 # ---- read state and where I left off ------------------------------------------------------------------

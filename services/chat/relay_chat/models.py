@@ -154,6 +154,8 @@ class Message(MessageView):
     author_id: str
     deleted_at: datetime | None = None
     deleted_by: str | None = None
+    search_terms: list[str] = Field(default_factory=list,
+                                    description="its words, case- and accent-folded: what search matches prefixes of")
 
 
 class MessagePage(BaseModel):
@@ -162,6 +164,35 @@ class MessagePage(BaseModel):
     messages: list[MessageView]
     has_more_before: bool
     has_more_after: bool
+
+
+# ---- search --------------------------------------------------------------------------------------------
+
+
+class SearchAuthor(BaseModel):
+    """Who wrote a message found."""
+
+    id: str
+    display_name: str
+
+
+class SearchHit(BaseModel):
+    """A message found, with the conversation it is in (to open it there)."""
+
+    conversation_id: str
+    conversation_name: str
+    conversation_kind: ConversationKind
+    seq: int
+    message_id: str
+    author: SearchAuthor
+    text: str
+    posted_at: datetime
+
+
+class SearchResults(BaseModel):
+    """Messages found, newest first."""
+
+    results: list[SearchHit]
 
 
 # ---- read state and where I left off ------------------------------------------------------------------

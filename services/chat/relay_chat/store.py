@@ -6,6 +6,7 @@ A change is written with the events announcing it in one document write (relay_k
 these writes to the unit of work, which publishes the events.
 """
 
+import re
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -47,6 +48,9 @@ INDEXES = {
         IndexModel([("tenant_id", ASCENDING), ("conversation_id", ASCENDING), ("author_id", ASCENDING),
                     ("client_message_id", ASCENDING)], unique=True, name="client_message_unique",
                    partialFilterExpression={"client_message_id": {"$type": "string"}}),
+        # search: equality on tenant, $in on the conversations searched, anchored prefixes on the words (multikey)
+        IndexModel([("tenant_id", ASCENDING), ("conversation_id", ASCENDING), ("search_terms", ASCENDING)],
+                   name="search_terms"),
     ],
     READ_STATE: [
         IndexModel([("tenant_id", ASCENDING), ("staff_id", ASCENDING), ("conversation_id", ASCENDING)],
@@ -290,6 +294,35 @@ async def page_of_messages(database: Database, *, tenant_id: str, conversation_i
         {"tenant_id": tenant_id, "conversation_id": conversation_id, "deleted": False, "seq": seq}, _NO_OUTBOX,
     ).sort("seq", DESCENDING if newest_first else ASCENDING).limit(limit)
     return _models(Message, await cursor.to_list(None), id_field=_MESSAGE_ID)
+
+
+async def search_messages(database: Database, *, tenant_id: str, conversation_ids: list[str], prefixes: list[str],
+                          limit: int) -> list[Message]:
+    """Live messages of these conversations having, for every prefix, a word that starts with it; newest first.
+
+    Anchored, case-sensitive prefix regexes over the stored (folded) words: MongoDB bounds each on the
+    `search_terms` index; the stand-in matches them the same way.
+    """
+    if not conversation_ids or not prefixes:
+        return []
+    query: Document = {
+        "tenant_id": tenant_id, "conversation_id": {"$in": conversation_ids}, "deleted": False,
+        "$and": [{"search_terms": {"$regex": f"^{re.escape(prefix)}"}} for prefix in prefixes],
+    }
+    cursor = database[MESSAGES].find(query, _NO_OUTBOX).sort([("posted_at", DESCENDING), ("_id", DESCENDING)])
+    return _models(Message, await cursor.limit(limit).to_list(None), id_field=_MESSAGE_ID)
+
+
+async def messages_without_search_terms(database: Database, *, limit: int) -> list[Message]:
+    """Messages stored before search existed (no `search_terms` yet), any tenant, up to `limit`."""
+    cursor = database[MESSAGES].find({"search_terms": {"$exists": False}}, _NO_OUTBOX).limit(limit)
+    return _models(Message, await cursor.to_list(None), id_field=_MESSAGE_ID)
+
+
+async def set_search_terms(database: Database, *, message: Message, terms: list[str]) -> None:
+    """Give a message stored before search existed its words (no event: nothing anyone sees changed)."""
+    await database[MESSAGES].update_one({"_id": message.message_id, "tenant_id": message.tenant_id},
+                                        {"$set": {"search_terms": terms}})
 
 
 async def unread_counts(database: Database, *, tenant_id: str, staff_id: str,

@@ -20,6 +20,9 @@ class GatewaySettings(ServiceSettings):
     )
     consumer_group: str | None = Field(
         default=None, description="Kafka consumer group of the audit log's chat.events consumer; unset = gateway-audit")
+    sandbox_url: str | None = Field(
+        default=None, description="the embedded stack's provider sandbox (only `python -m relay_stack run` sets it): "
+                                  "serves /sandbox, the page to play a customer; never set in production")
     session_hours: int = 12
     secure_cookies: bool = Field(default=False, description="mark the session cookie Secure (also when public_url "
                                                             "is https)")
