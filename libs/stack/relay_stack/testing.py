@@ -4,7 +4,7 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -12,11 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pymongo import AsyncMongoClient
 
 from relay_contracts import Envelope, EventPayload, new_event
 from relay_contracts.staff import StaffAccountSaved, StaffRole
 from relay_contracts.topics import Topic
 from relay_kit.auth import StaffPrincipal, issue_token
+from relay_kit.standin import StandInClient
 from relay_stack import containers
 from relay_stack.broker import EmbeddedBroker
 from relay_stack.polling import eventually
@@ -46,6 +48,22 @@ def real_mongodb_uri() -> Iterator[str]:
             yield uri
     except LookupError as reason:
         pytest.skip(str(reason))
+
+
+@pytest.fixture(params=["stand-in", pytest.param("mongodb", marks=pytest.mark.docker)])
+async def database(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """A fresh, empty database: the in-process stand-in, then a real MongoDB 7 (skipped, saying why, without one).
+    A suite whose tests need its service's indexes applies them itself."""
+    name = f"relay_test_{uuid.uuid4().hex[:10]}"
+    if request.param == "stand-in":
+        yield StandInClient()[name]
+        return
+    client = AsyncMongoClient(request.getfixturevalue("real_mongodb_uri"), tz_aware=True)
+    try:
+        yield client[name]
+        await client.drop_database(name)
+    finally:
+        await client.close()
 
 
 @pytest.fixture(scope="session")

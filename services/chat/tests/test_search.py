@@ -1,32 +1,14 @@
 """Search: messages of the conversations I belong to, by word prefixes, newest first, never deleted ones."""
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from relay_chat import domain, store
 from relay_chat.models import Message
 from relay_contracts.issues import StaffRef
 from relay_kit.standin import StandInClient
 from relay_kit.store import apply_indexes
-
-
-@pytest.fixture(params=["stand-in", "mongodb"])
-async def database(request: pytest.FixtureRequest) -> AsyncIterator[object]:
-    """A fresh chat database: the stand-in, then a real MongoDB 7 (skipped, saying why, without one)."""
-    name = f"relay_chat_search_{uuid.uuid4().hex[:10]}"
-    if request.param == "stand-in":
-        yield StandInClient()[name]
-        return
-    client = AsyncMongoClient(request.getfixturevalue("real_mongodb_uri"), tz_aware=True)
-    try:
-        yield client[name]
-        await client.drop_database(name)
-    finally:
-        await client.close()
 
 
 def _message(n: int, text: str, *, conversation_id: str = "c1", tenant_id: str = "t", deleted: bool = False) -> Message:

@@ -1,34 +1,15 @@
 """The store's search, consent and start-up queries, on the stand-in and (where one runs) on a real MongoDB."""
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from relay_contracts import new_event
 from relay_contracts.customer_messages import Channel, InboundMessageReceived
 from relay_issues import domain, flows, store
 from relay_kit.standin import StandInClient
 
 T0 = datetime(2026, 11, 30, 15, 4, tzinfo=UTC)
-
-
-@pytest.fixture(params=["stand-in", pytest.param("mongodb", marks=pytest.mark.docker)])
-async def database(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    """A fresh database of the issues service, prepared as at start."""
-    name = f"relay_issues_{uuid.uuid4().hex[:8]}"
-    if request.param == "stand-in":
-        yield StandInClient()[name]
-        return
-    from pymongo import AsyncMongoClient
-
-    client = AsyncMongoClient(request.getfixturevalue("real_mongodb_uri"), tz_aware=True)
-    try:
-        yield client[name]
-    finally:
-        await client.drop_database(name)
-        await client.close()
 
 
 def _message(customer_id: str, text: str, **fields: Any) -> Any:
