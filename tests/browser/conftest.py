@@ -2,6 +2,7 @@
 
 import shutil
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page
@@ -40,12 +41,13 @@ def demo_tenant(relay: Stack, provider_sandbox: ProviderSandbox) -> demo.DemoTen
 
 
 @pytest.fixture
-def sign_in(browser, relay: Stack, demo_tenant: demo.DemoTenant) -> Iterator[Callable[[str], Page]]:
-    """Sign demo staff members in, each in their own browser context; the contexts close after the test."""
+def sign_in(browser, relay: Stack, demo_tenant: demo.DemoTenant) -> Iterator[Callable[..., Page]]:
+    """Sign demo staff members in, each in their own browser context (options: those of `pages.sign_in`); the
+    contexts close after the test."""
     opened = []
 
-    def open_as(username: str) -> Page:
-        page = pages.sign_in(browser, relay, username, tenant_id=demo_tenant.tenant_id)
+    def open_as(username: str, **options: Any) -> Page:
+        page = pages.sign_in(browser, relay, username, tenant_id=demo_tenant.tenant_id, **options)
         opened.append(page.context)
         return page
 

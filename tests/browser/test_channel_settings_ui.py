@@ -12,7 +12,7 @@ from tests.browser.pages import TIMEOUT_MS, create_channel, sidebar_entry, uniqu
 def _settings(page: Page) -> Locator:
     """Open the channel settings from the conversation header."""
     page.locator("#conversation-header").get_by_role("button", name="Channel settings").click()
-    panel = page.get_by_role("region", name="Channel settings")
+    panel = page.get_by_role("dialog", name="Channel settings")
     expect(panel.locator("#channel-members li").first).to_be_visible(timeout=TIMEOUT_MS)
     return panel
 
@@ -68,7 +68,7 @@ def test_manager_adds_and_removes_members_sets_topic_renames_and_archives_seen_l
     panel.get_by_role("button", name="Rename").click()
     expect(bob.locator("#conversation-header h1")).to_have_text(f"# {renamed}", timeout=TIMEOUT_MS)
     expect(sidebar_entry(carol, channel_id)).to_have_text(f"# {renamed}", timeout=TIMEOUT_MS)
-    expect(panel.locator("h2")).to_have_text(f"# {renamed}")
+    expect(panel.get_by_role("heading", name=f"# {renamed}", exact=True)).to_be_visible()
     alice.screenshot(path="/tmp/relay-channel-settings.png")
 
     # Archived: read only for everyone in it, still on screen; unarchiving opens it again.

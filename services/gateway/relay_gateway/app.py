@@ -4,7 +4,7 @@ import httpx
 from fastapi import FastAPI
 
 from relay_contracts.staff import StaffAccountSaved, StaffSessionsEnded
-from relay_gateway import api, consumers, edge, live, proxy, store, ui
+from relay_gateway import api, consumers, edge, live, proxy, sandbox, store, ui
 from relay_gateway.access import system_clock
 from relay_gateway.settings import GatewaySettings
 from relay_gateway.upstream import Refused, Services, answer_refused
@@ -28,12 +28,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await store.settle_audit(database)  # entries a process that died left on staff documents
 
     app = service_app(
-        runtime, title="Relay gateway", routers=[api.router, live.router, ui.router, proxy.router], prepare=prepare
+        runtime, title="Relay gateway", routers=[api.router, live.router, ui.router, sandbox.router, proxy.router],
+        prepare=prepare,
     )
     app.state.services = services
     app.state.clock = system_clock
     app.add_middleware(edge.PathGuard)  # inside the headers, so its refusals carry them too
     app.add_middleware(edge.SecurityHeaders, public_url=settings.public_url)
     app.add_exception_handler(Refused, answer_refused)  # type: ignore[arg-type]
-    app.mount("/static", ui.RevalidatedStaticFiles(directory=ui.STATIC), name="static")
+    app.mount("/ui", ui.built_files(), name="ui")
     return app

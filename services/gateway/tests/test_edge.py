@@ -101,7 +101,7 @@ def _raw(gateway: ServiceProcess, request: bytes) -> tuple[int, bytes]:
 @pytest.mark.parametrize("path", [
     "/api/issues/%2e%2e/metrics", "/api/issues/..%2Fmetrics", "/api/issues/%2E%2E/%2E%2E/openapi.json",
     "/api/issues/../docs", "/api/chat/x%2fy", "/api/chat/x%5C..%5Cdocs", "/webhooks/demo%00/twilio",
-    "/api/issues/%01", "/api/issues/a%7f", "/api/customers/%0d%0aX-Injected:%201", "/static/..%2f..%2fsettings.py",
+    "/api/issues/%01", "/api/issues/a%7f", "/api/customers/%0d%0aX-Injected:%201", "/ui/..%2f..%2fsettings.py",
     "/api/issues/%c0%ae%c0%ae/metrics",
 ])
 def test_a_path_that_could_reach_past_its_route_is_refused_and_never_forwarded(
@@ -154,7 +154,7 @@ def test_a_chunked_body_within_the_limit_still_reaches_its_route(edge: ServicePr
 
 
 def test_every_answer_carries_the_browser_security_headers(edge: ServiceProcess) -> None:
-    for path in ("/", "/static/relay.js", "/api/session", "/no-such-page"):
+    for path in ("/", "/ui/index.html", "/api/session", "/no-such-page"):
         headers = httpx.get(f"{edge.url}{path}").headers
         policy = headers["content-security-policy"]
         assert "frame-ancestors 'none'" in policy
