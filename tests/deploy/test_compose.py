@@ -164,6 +164,13 @@ def test_the_image_installs_every_package_a_service_needs() -> None:
     assert {"contracts", "kit", *SETTINGS} <= installed
 
 
+def test_the_image_builds_the_staff_ui_from_the_lockfile_into_the_gateway() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "npm ci" in dockerfile and "package-lock.json" in dockerfile
+    assert "COPY --from=ui /src/services/gateway/relay_gateway/ui services/gateway/relay_gateway/ui" in dockerfile
+    ignored = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+    assert "**/node_modules" in ignored and "services/gateway/relay_gateway/ui" in ignored  # built in the image only
+
 def test_the_one_shot_topic_step_creates_relays_topics_and_is_idempotent(kafka_bootstrap: str) -> None:
     spec = SERVICES["topics"]
     assert spec["command"][:2] == ["python", "-c"]
