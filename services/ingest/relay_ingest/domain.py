@@ -162,7 +162,8 @@ class Keyword(StrEnum):
     HELP = "help"
 
 
-STOP_WORDS = frozenset({"STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+# Twilio's Advanced Opt-Out defaults, matched on the whole message with case and spaces ignored ("Opt out" = OPTOUT).
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 START_WORDS = frozenset({"START", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 # "YES" re-subscribes only someone who opted out: from anyone else it is an ordinary answer.
@@ -171,7 +172,7 @@ START_WORDS_WHEN_OPTED_OUT = frozenset({"YES"})
 
 def sms_keyword(text: str, *, opted_out: bool) -> Keyword | None:
     """The keyword a whole SMS body is (case, spaces and end punctuation ignored), if any."""
-    word = " ".join(text.strip().rstrip(".!").upper().split())
+    word = "".join(text.strip().rstrip(".!").upper().split())
     if word in STOP_WORDS:
         return Keyword.STOP
     if word in START_WORDS or (opted_out and word in START_WORDS_WHEN_OPTED_OUT):

@@ -14,6 +14,8 @@ PHONE = "+14155550160"
     ("QUIT!", False, Keyword.STOP), ("start", True, Keyword.START), ("UNSTOP", False, Keyword.START),
     ("yes", True, Keyword.START), ("help", False, Keyword.HELP), ("Info", False, Keyword.HELP),
     ("yes", False, None), ("please stop by at noon", False, None), ("Stop the press!", False, None),
+    ("revoke", False, Keyword.STOP), ("OPTOUT", False, Keyword.STOP), ("opt out", False, Keyword.STOP),
+    ("Stop All", False, Keyword.STOP), ("un stop", False, Keyword.START), ("IN FO", False, Keyword.HELP),
 ])
 def test_keywords_are_whole_messages_and_yes_resubscribes_only_the_opted_out(text, opted_out, expected) -> None:
     assert sms_keyword(text, opted_out=opted_out) == expected
